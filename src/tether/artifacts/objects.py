@@ -1,0 +1,139 @@
+"""Content-addressed blobs: ``objects/ab/cdef…`` named by their BLAKE3 digest.
+
+Blobs are immutable and written atomically (a temporary name in the same
+folder, then a rename), so a reader never sees half a blob and a crash
+leaves no corrupt object. A folder is stored as a manifest: a JSON blob
+listing each file's relative path, digest and size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tether.artifacts.digest import digest_bytes, digest_file
+from tether.errors import ConfigError, DataError, NotFoundError
+
+MANIFEST_MEDIA_TYPE = "application/vnd.tether.manifest+json"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A stored object: its digest, size in bytes and media type."""
+
+    digest: str
+    size: int
+    media_type: str = "application/octet-stream"
+
+
+class ObjectStore:
+    """Immutable blobs on a local folder, addressed by digest.
+
+    NOTE: only local folders are implemented; ``s3://`` and other fsspec
+    URLs are rejected with a clear error until the object-storage backend lands.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        root_text = str(root)
+        if "://" in root_text and not root_text.startswith("file://"):
+            raise ConfigError(
+                f"artifact store {root_text!r} is not supported yet; set TETHER_ARTIFACTS "
+                "to a local folder",
+                setting="TETHER_ARTIFACTS",
+                value=root_text,
+            )
+        self.root = Path(root_text.removeprefix("file://")).absolute()
+
+    def path(self, digest: str) -> Path:
+        """Return the local path of a blob (it may not exist)."""
+        _check_digest(digest)
+        return self.root / digest[:2] / digest[2:]
+
+    def exists(self, digest: str) -> bool:
+        """Return whether a blob is stored."""
+        return self.path(digest).is_file()
+
+    def put_bytes(self, data: bytes, media_type: str = "application/octet-stream") -> Blob:
+        """Store ``data`` once and return its blob."""
+        digest = digest_bytes(data)
+        target = self.path(digest)
+        if not target.exists():
+            self._write_atomic(target, lambda handle: handle.write(data))
+        return Blob(digest, len(data), media_type)
+
+    def put_file(self, source: str | Path, media_type: str = "application/octet-stream") -> Blob:
+        """Copy a file into the store once and return its blob."""
+        source = Path(source)
+        try:
+            digest = digest_file(source)
+        except OSError as exc:
+            raise DataError(f"cannot read {source}: {exc.strerror}", source=str(source)) from exc
+        target = self.path(digest)
+        if not target.exists():
+            with source.open("rb") as reader:
+                self._write_atomic(target, lambda handle: shutil.copyfileobj(reader, handle))
+        return Blob(digest, source.stat().st_size, media_type)
+
+    def put_dir(self, source: str | Path) -> Blob:
+        """Store every file under a folder and a manifest of them; return the manifest."""
+        source = Path(source)
+        entries = []
+        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+            blob = self.put_file(file)
+            relative = file.relative_to(source).as_posix()
+            entries.append({"path": relative, "digest": blob.digest, "size": blob.size})
+        manifest = json.dumps({"files": entries}, sort_keys=True).encode()
+        blob = self.put_bytes(manifest, MANIFEST_MEDIA_TYPE)
+        return Blob(blob.digest, sum(e["size"] for e in entries), MANIFEST_MEDIA_TYPE)
+
+    def read_bytes(self, digest: str) -> bytes:
+        """Return the content of a blob."""
+        path = self.path(digest)
+        if not path.is_file():
+            raise NotFoundError(
+                f"object {digest} is missing from {self.root}", kind="object", name=digest
+            )
+        return path.read_bytes()
+
+    def manifest(self, digest: str) -> list[dict[str, Any]]:
+        """Return the file list of a folder manifest."""
+        files: list[dict[str, Any]] = json.loads(self.read_bytes(digest))["files"]
+        return files
+
+    def get_dir(self, digest: str, target: str | Path) -> Path:
+        """Write the folder described by a manifest under ``target``."""
+        target = Path(target)
+        for entry in self.manifest(digest):
+            relative = Path(entry["path"])
+            if relative.is_absolute() or ".." in relative.parts:
+                raise DataError(f"manifest {digest} names an unsafe path {entry['path']!r}")
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.path(entry["digest"]), destination)
+        return target
+
+    def _write_atomic(self, target: Path, write: Any) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", delete=False)
+        try:
+            with handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(handle.name, 0o444)
+            os.replace(handle.name, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(handle.name)
+            raise
+
+
+def _check_digest(digest: str) -> None:
+    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise ValueError(f"invalid object digest {digest!r}; expected 64 hex characters")

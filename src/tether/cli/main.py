@@ -1,0 +1,71 @@
+"""Entry point of the ``tether`` command: errors become one line and exit code 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from typer.exceptions import TyperException
+
+from tether.cli import data, lineage, models, monitor, runs, serve
+from tether.errors import TetherError
+
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    name="tether",
+    help="Tether: track, version, serve and monitor models, traceable end to end.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.add_typer(monitor.app, name="monitor")
+app.command("serve")(serve.serve_command)
+app.command("lineage")(lineage.lineage_command)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print Tether's version."""
+    from tether import __version__
+
+    typer.echo(__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="tether")
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except TyperException as exc:  # usage errors: unknown option, invalid value, ...
+        typer.echo(f"error: {_usage_message(exc)}", err=True)
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
+    except TetherError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def _usage_message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    context = getattr(exc, "ctx", None)
+    if context is not None:
+        message += f"; see `{context.command_path} --help`"
+    return " ".join(str(message).split())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Shared rendering helpers for CLI commands."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Print a table of rows."""
+    grid = Table(title=title, show_lines=False)
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*(format_value(v) for v in row))
+    console.print(grid)
+
+
+def format_value(value: Any) -> str:
+    """Format one cell: floats with 4 significant digits, NaN as 'nan'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    """Print data as indented JSON on stdout, without Rich markup."""
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def check_format(value: str, allowed: Sequence[str]) -> str:
+    """Reject an output format that is not one of ``allowed``."""
+    if value not in allowed:
+        raise typer.BadParameter(f"invalid format {value!r}; use one of: {', '.join(allowed)}")
+    return value

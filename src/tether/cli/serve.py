@@ -1,0 +1,20 @@
+"""``tether serve``: serve a registered model over HTTP."""
+
+from __future__ import annotations
+
+import typer
+
+
+def serve_command(
+    uri: str = typer.Argument(..., help="The model to serve, e.g. models:/flight-delay@champion."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="TCP port to listen on."),
+    log_predictions: bool = typer.Option(True, "--log-predictions/--no-log-predictions", help="Write every prediction to the prediction log."),
+) -> None:
+    """Serve a model: POST /predict, POST /invocations, GET /health."""
+    import logging
+
+    from tether.serving.server import serve
+
+    logging.getLogger("tether").setLevel(logging.INFO)
+    serve(uri, host=host, port=port, log_predictions=log_predictions)

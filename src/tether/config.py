@@ -1,0 +1,56 @@
+"""Where Tether keeps its metadata and artifacts.
+
+With no configuration both live under ``.tether/`` in the current directory:
+``.tether/tether.db`` (SQLite) and ``.tether/objects/``. ``TETHER_STORE``
+points the metadata at another SQLite file or at PostgreSQL, and
+``TETHER_ARTIFACTS`` points the blobs at another folder or an fsspec URL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STORE_ENV = "TETHER_STORE"
+ARTIFACTS_ENV = "TETHER_ARTIFACTS"
+HOME_ENV = "TETHER_HOME"
+DEFAULT_HOME = ".tether"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of the metadata store and the artifact store."""
+
+    home: Path
+    store_url: str
+    artifacts_url: str
+
+    @property
+    def predictions_dir(self) -> Path:
+        """Folder where served models write their prediction logs."""
+        return self.home / "predictions"
+
+
+def resolve(
+    store: str | None = None,
+    artifacts: str | None = None,
+    home: str | Path | None = None,
+) -> Settings:
+    """Resolve settings from arguments, then environment variables, then defaults."""
+    home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).absolute()
+    store_url = (
+        store or os.environ.get(STORE_ENV) or _sqlite_url(home_path / "tether.db")
+    )
+    if not store_url.startswith(
+        ("sqlite:", "postgresql:", "postgresql+", "http:", "https:")
+    ):
+        store_url = _sqlite_url(Path(store_url).absolute())
+    artifacts_url = (
+        artifacts or os.environ.get(ARTIFACTS_ENV) or str(home_path / "objects")
+    )
+    return Settings(home=home_path, store_url=store_url, artifacts_url=artifacts_url)
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"

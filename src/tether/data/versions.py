@@ -1,0 +1,170 @@
+"""Register data as dataset versions and load them back.
+
+A version is immutable and known by the BLAKE3 digest of its content: the
+file's bytes for a file, the Parquet encoding for a DataFrame. Registering
+unchanged content again returns the latest version and copies nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.artifacts import get_objects
+from tether.artifacts.materializers import PARQUET, to_bytes
+from tether.data.profile import profile as profile_of
+from tether.data.profile import schema_of
+from tether.data.readers import media_type_of, read_table
+from tether.errors import ConfigError
+from tether.store import get_store
+from tether.store.records import DatasetVersionRecord, Edge
+from tether.uris import parse_dataset_uri
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tether.active import RunLike as Run
+
+logger = logging.getLogger(__name__)
+
+DatasetVersion = DatasetVersionRecord
+
+
+def register(
+    name: str,
+    data: pd.DataFrame | str | Path,
+    *,
+    run: Run | None = None,
+    role: str = "input",
+    source: Mapping[str, Any] | None = None,
+    parents: Sequence[DatasetVersionRecord] = (),
+) -> DatasetVersionRecord:
+    """Register a file or a DataFrame as a version of dataset ``name``.
+
+    Args:
+        name: the dataset's name, e.g. ``"flights"``.
+        data: a path to a CSV, zipped CSV, Parquet or JSON file, or a DataFrame.
+        run: the run that read or produced the data; defaults to the active run.
+        role: ``"input"`` when the run read the data, ``"output"`` when it made it.
+        source: where the data came from (package, URL, query), kept for lineage.
+        parents: versions this data was derived from.
+
+    Returns:
+        The new version, or the latest one when the content is unchanged.
+    """
+    from tether.active import current
+
+    _check_role(role)
+    run = run or current()
+    frame, payload, media_type, source_record = _load_input(data, source)
+    blob = get_objects().put_bytes(payload, media_type)
+    record, created = get_store().add_dataset_version(
+        name,
+        digest=blob.digest,
+        object_digest=blob.digest,
+        media_type=media_type,
+        rows=len(frame),
+        size=blob.size,
+        schema=schema_of(frame),
+        profile=profile_of(frame),
+        source=source_record,
+        run_id=run.id if run else None,
+    )
+    _link(record, run, role, parents)
+    logger.info(
+        "%s %s (%s rows, digest %s)",
+        "registered" if created else "unchanged",
+        record.uri,
+        record.rows,
+        record.digest[:12],
+    )
+    return record
+
+
+def load(reference: str | DatasetVersionRecord) -> pd.DataFrame:
+    """Load a dataset version as a DataFrame from ``datasets:/name@3`` or a record."""
+    record = (
+        reference if isinstance(reference, DatasetVersionRecord) else resolve(reference)
+    )
+    data = get_objects().read_bytes(record.object_digest)
+    return _frame_from_bytes(data, record.media_type)
+
+
+def resolve(uri: str) -> DatasetVersionRecord:
+    """Return the version a ``datasets:/`` URI (or a bare name) points at."""
+    ref = parse_dataset_uri(uri if uri.startswith("datasets:/") else f"datasets:/{uri}")
+    version = int(ref.ref) if ref.ref and ref.ref.isdigit() else None
+    if ref.ref and version is None:
+        raise ConfigError(
+            f"dataset tags are not supported yet in {uri!r}; use datasets:/NAME@VERSION",
+            setting="uri",
+            value=uri,
+        )
+    return get_store().get_dataset_version(ref.name, version)
+
+
+def _load_input(
+    data: pd.DataFrame | str | Path, source: Mapping[str, Any] | None
+) -> tuple[pd.DataFrame, bytes, str, dict[str, Any]]:
+    import pandas as pd
+
+    extra = dict(source or {})
+    if isinstance(data, pd.DataFrame):
+        payload, _, media_type = to_bytes(data)
+        return data, payload, media_type, {"type": "dataframe", **extra}
+    path = Path(data)
+    media_type = media_type_of(path)
+    frame = read_table(path, media_type)
+    stat = path.stat()
+    record = {
+        "type": "file",
+        "path": str(path.absolute()),
+        "modified": stat.st_mtime,
+        **extra,
+    }
+    return frame, path.read_bytes(), media_type, record
+
+
+def _frame_from_bytes(data: bytes, media_type: str) -> pd.DataFrame:
+    import pandas as pd
+
+    buffer = io.BytesIO(data)
+    if media_type == PARQUET:
+        return pd.read_parquet(buffer)
+    if media_type == "application/json":
+        return pd.read_json(buffer)
+    if media_type == "application/x-ndjson":
+        return pd.read_json(buffer, lines=True)
+    compression = "zip" if media_type == "application/zip" else None
+    return pd.read_csv(buffer, compression=compression, low_memory=False)
+
+
+def _link(
+    record: DatasetVersionRecord,
+    run: Run | None,
+    role: str,
+    parents: Sequence[DatasetVersionRecord],
+) -> None:
+    store = get_store()
+    if run is not None:
+        if role == "input":
+            store.add_edge(Edge("dataset_version", record.id, "run", run.id, "input"))
+        else:
+            store.add_edge(Edge("run", run.id, "dataset_version", record.id, "output"))
+    for parent in parents:
+        store.add_edge(
+            Edge("dataset_version", parent.id, "dataset_version", record.id, "derived")
+        )
+
+
+def _check_role(role: str) -> None:
+    if role not in ("input", "output"):
+        raise ConfigError(
+            f"invalid dataset role {role!r}; use 'input' or 'output'",
+            setting="role",
+            value=role,
+        )

@@ -1,0 +1,122 @@
+"""Exceptions raised by Tether.
+
+Every error the project raises on purpose derives from :class:`TetherError`.
+Leaves also subclass the nearest builtin, so callers that catch ``KeyError``
+or ``ValueError`` keep working, and they carry the offending value as fields.
+The CLI turns any ``TetherError`` into a one-line message and exit code 2.
+
+::
+
+    TetherError
+    ├── ConfigError (ValueError)           invalid setting, path or option
+    ├── NotFoundError (KeyError)           missing run, dataset, model or alias
+    ├── InvalidURIError (ValueError)       a URI that does not parse
+    ├── DataError (ValueError)             data missing, unreadable or malformed
+    ├── QualityCheckError                  a check with severity "error" failed
+    ├── GateError                          a model test gate failed
+    ├── SchemaError (ValueError)           input violates a model signature
+    ├── StoreError (RuntimeError)          the store cannot be opened or written
+    ├── UntrustedModelError (PermissionError)  loading would run untrusted code
+    └── ServingError (RuntimeError)        the server cannot start or serve
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TetherError(Exception):
+    """Root of every error Tether raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        if not message:
+            raise ValueError("TetherError needs a message")
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(TetherError, ValueError):
+    """A setting, path or option has an invalid value."""
+
+    def __init__(
+        self, message: str, *, setting: str | None = None, value: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.value = value
+
+
+class NotFoundError(TetherError, KeyError):
+    """A named entity (run, dataset, model, version, alias) does not exist."""
+
+    def __init__(self, message: str, *, kind: str, name: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would wrap the message in quotes.
+        return self.message
+
+
+class InvalidURIError(TetherError, ValueError):
+    """A URI that does not match any of the forms Tether understands."""
+
+    def __init__(self, message: str, *, uri: str) -> None:
+        super().__init__(message)
+        self.uri = uri
+
+
+class DataError(TetherError, ValueError):
+    """A data file or frame is missing, unreadable or has the wrong columns."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class QualityCheckError(TetherError):
+    """One or more quality checks with severity ``error`` failed."""
+
+    def __init__(self, message: str, *, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class GateError(TetherError):
+    """A model test gate failed, so the model may not be registered."""
+
+    def __init__(
+        self, message: str, *, gate: str, value: float, threshold: float
+    ) -> None:
+        super().__init__(message)
+        self.gate = gate
+        self.value = value
+        self.threshold = threshold
+
+
+class SchemaError(TetherError, ValueError):
+    """Input does not satisfy a model signature."""
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class StoreError(TetherError, RuntimeError):
+    """The metadata store cannot be opened, migrated or written."""
+
+
+class UntrustedModelError(TetherError, PermissionError):
+    """Loading a model would run code or types that were not trusted."""
+
+    def __init__(self, message: str, *, untrusted: list[str]) -> None:
+        super().__init__(message)
+        self.untrusted = untrusted
+
+
+class ServingError(TetherError, RuntimeError):
+    """The scoring server cannot start or serve."""

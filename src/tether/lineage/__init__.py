@@ -1,0 +1,7 @@
+"""Lineage: where every run, dataset version and model version came from."""
+
+from __future__ import annotations
+
+from tether.lineage.graph import Node, upstream
+
+__all__ = ["Node", "upstream"]

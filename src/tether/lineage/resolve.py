@@ -1,0 +1,28 @@
+"""Resolve a user-typed URI to the entity whose lineage is asked for."""
+
+from __future__ import annotations
+
+from tether.errors import InvalidURIError
+from tether.lineage.graph import Node, upstream
+from tether.store import get_store
+from tether.uris import parse_dataset_uri, parse_model_uri, parse_run_uri
+
+
+def upstream_of(uri: str) -> Node:
+    """Return the upstream lineage tree of ``models:/``, ``datasets:/`` or ``runs:/`` URIs."""
+    store = get_store()
+    if uri.startswith("models:/"):
+        ref = parse_model_uri(uri)
+        version = ref.version if ref.version is not None else store.resolve_alias(ref.name, str(ref.alias))
+        return upstream(store, "model_version", store.get_model_version(ref.name, version).id)
+    if uri.startswith("datasets:/"):
+        dataset = parse_dataset_uri(uri)
+        number = int(dataset.ref) if dataset.ref and dataset.ref.isdigit() else None
+        return upstream(store, "dataset_version", store.get_dataset_version(dataset.name, number).id)
+    if uri.startswith("runs:/"):
+        run = store.get_run(parse_run_uri(uri).run_id)
+        return upstream(store, "run", run.id)
+    raise InvalidURIError(
+        f"invalid URI {uri!r}; use models:/NAME@ALIAS, models:/NAME/VERSION, datasets:/NAME@VERSION or runs:/RUN_ID",
+        uri=uri,
+    )

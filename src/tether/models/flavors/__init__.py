@@ -1,0 +1,1 @@
+"""Model flavors: how each kind of model is saved and loaded."""

@@ -1,0 +1,60 @@
+"""scikit-learn models stored with skops, so that loading runs no code.
+
+skops refuses types it was not told to trust. Types from scikit-learn,
+NumPy and SciPy are trusted out of the box (they include the tree
+structures inside gradient boosting and random forests); any other type
+must be listed by the caller, and the error names each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tether.errors import UntrustedModelError
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# skops lists the function a partial wraps as its own untrusted name, which the
+# prefixes above must also allow, so trusting the wrapper adds no new code.
+TRUSTED_NAMES = frozenset({"functools.partial"})
+
+
+def dumps_estimator(estimator: Any) -> bytes:
+    """Serialize a scikit-learn estimator or pipeline with skops."""
+    import skops.io as sio
+
+    data: bytes = sio.dumps(estimator)
+    return data
+
+
+def loads_estimator(data: bytes, *, trusted: Sequence[str] = ()) -> Any:
+    """Load an estimator, trusting scikit-learn's own types and ``trusted``."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES) and name not in TRUSTED_NAMES and name not in trusted]
+    if refused:
+        raise UntrustedModelError(
+            f"the model contains types that are not trusted: {', '.join(refused)}; "
+            "review them and pass trusted=[...] with these names to load it",
+            untrusted=refused,
+        )
+    return sio.loads(data, trusted=list(untrusted))
+
+
+def requirements() -> list[str]:
+    """Return the package pins a scikit-learn model needs to load."""
+    from importlib import metadata
+
+    pins = []
+    for package in ("scikit-learn", "skops", "numpy", "scipy", "pandas"):
+        try:
+            pins.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def is_sklearn_model(value: Any) -> bool:
+    """Return whether ``value`` is a scikit-learn estimator or pipeline."""
+    return any(cls.__module__.startswith("sklearn.") for cls in type(value).__mro__)

@@ -1,0 +1,35 @@
+"""Monitoring: drift, model performance and self-contained reports."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "ColumnDrift",
+    "DriftReport",
+    "MonitoringReport",
+    "build_report",
+    "calibration_table",
+    "classification_metrics",
+    "drift",
+    "load_predictions",
+]
+
+_LAZY = {
+    "ColumnDrift": "tether.monitoring.drift",
+    "DriftReport": "tether.monitoring.drift",
+    "drift": "tether.monitoring.drift",
+    "calibration_table": "tether.monitoring.performance",
+    "classification_metrics": "tether.monitoring.performance",
+    "MonitoringReport": "tether.monitoring.report",
+    "build_report": "tether.monitoring.report",
+    "load_predictions": "tether.monitoring.logged",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tether.monitoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,75 @@
+"""Module-level shortcuts that act on the active run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tether.errors import ConfigError
+from tether.store import get_store
+from tether.store.records import MetricPoint, RunRecord
+from tether.active import current
+from tether.tracking.run import Run
+from tether.tracking.writer import writer_for
+
+
+def _active() -> Run:
+    run = current()
+    if run is None:
+        raise ConfigError(
+            "no active run; wrap the code in `with tether.start_run():` first",
+            setting="run",
+        )
+    return run
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Log a metric on the active run."""
+    _active().log_metric(key, value, step=step)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log several metrics on the active run."""
+    _active().log_metrics(metrics, step=step)
+
+
+def log_param(key: str, value: Any) -> None:
+    """Log a param on the active run."""
+    _active().log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log several params on the active run."""
+    _active().log_params(params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    """Set a tag on the active run."""
+    _active().set_tag(key, value)
+
+
+def flush() -> None:
+    """Write every buffered metric of this process to the store now."""
+    writer_for(get_store()).flush()
+
+
+class RunView:
+    """A stored run, read back: its record and its metric histories."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self.id = record.id
+        self.params = record.params
+        self.metrics = record.metrics
+        self.tags = record.tags
+        self.status = record.status
+
+    def metric_history(self, key: str) -> list[MetricPoint]:
+        """Return every logged point of metric ``key``."""
+        return get_store().metric_history(self.id, key)
+
+
+def get_run(run_id: str) -> RunView:
+    """Return a stored run by id."""
+    flush()
+    return RunView(get_store().get_run(run_id))

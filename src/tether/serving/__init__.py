@@ -1,0 +1,1 @@
+"""Serving: the scoring app, request payloads and prediction logs."""

@@ -1,0 +1,336 @@
+"""Request bodies of the scoring server, parsed into DataFrames.
+
+``POST /predict`` takes Tether's JSON formats and ``POST /invocations`` takes
+MLflow's scoring formats, so MLflow clients work unchanged. JSON is parsed
+with orjson, and each column keeps the JSON type of its values: integers stay
+integers, floats stay floats, strings stay strings and ``null`` becomes a
+missing value. Type conversion is left to
+:func:`tether.models.signature.enforce`, so every format is checked by the
+same rules. A body that cannot be read as one of the formats raises
+:class:`~tether.errors.SchemaError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+import pandas as pd
+from pandas.api import types as ptypes
+
+from tether.errors import SchemaError
+from tether.models.signature import Signature
+
+PREDICT_FORMATS = (
+    '{"records": [{"column": value, ...}, ...]} or '
+    '{"columns": ["column", ...], "data": [[value, ...], ...]}'
+)
+INVOCATIONS_FORMATS = (
+    'a JSON object with one of the keys "dataframe_split", "dataframe_records", '
+    '"instances" or "inputs", or CSV with a header row (Content-Type: text/csv)'
+)
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def parse_predict(body: bytes, content_type: str | None) -> pd.DataFrame:
+    """Parse a ``POST /predict`` body into a frame.
+
+    Accepted bodies are ``{"records": [{...}, ...]}`` and
+    ``{"columns": [...], "data": [[...], ...]}``.
+
+    Args:
+        body: Raw request body.
+        content_type: The request's Content-Type header. A missing header,
+            ``application/json`` and any ``+json`` type are read as JSON.
+
+    Raises:
+        SchemaError: If the body is not one of the accepted formats or has
+            no rows.
+    """
+    _require_json(content_type, "application/json")
+    document = _load_object(body, PREDICT_FORMATS)
+    keys = set(document)
+    if keys == {"records"}:
+        return _frame_from_records(document["records"], "records")
+    if keys == {"columns", "data"}:
+        return _frame_from_split(document, "request body")
+    raise SchemaError(
+        f"request body has keys {_list_keys(keys)}; expected {PREDICT_FORMATS}"
+    )
+
+
+def parse_invocations(
+    body: bytes, content_type: str | None, *, signature: Signature | None = None
+) -> pd.DataFrame:
+    """Parse a ``POST /invocations`` body (MLflow's formats) into a frame.
+
+    JSON bodies are objects with exactly one of these keys:
+
+    - ``dataframe_split``: ``{"columns": [...], "data": [[...], ...]}``, with
+      an optional ``"index"`` list of row labels.
+    - ``dataframe_records``: a list of objects.
+    - ``instances``: a list of objects or a list of lists.
+    - ``inputs``: an object of column lists, an object of single values
+      (one row), a list of objects or a list of lists.
+
+    With ``Content-Type: text/csv`` the body is CSV with a header row, and
+    pandas infers the column types.
+
+    Args:
+        body: Raw request body.
+        content_type: The request's Content-Type header.
+        signature: The served model's signature, if known. CSV columns the
+            signature declares as ``string`` are read as text, because CSV
+            cannot mark ``"123"`` as text. Rows sent as lists take their
+            column names from the signature's inputs, in order, when the
+            lengths match, and are named ``"0"``, ``"1"``, ... otherwise.
+
+    Raises:
+        SchemaError: If the body is not one of the accepted formats or has
+            no rows.
+    """
+    if _media_type(content_type) == "text/csv":
+        return _frame_from_csv(body, signature)
+    _require_json(content_type, "application/json or text/csv")
+    document = _load_object(body, INVOCATIONS_FORMATS)
+    if len(document) != 1:
+        raise SchemaError(
+            f"request body has keys {_list_keys(set(document))}; "
+            f"expected {INVOCATIONS_FORMATS}"
+        )
+    key, value = next(iter(document.items()))
+    names = signature.input_names if signature is not None else None
+    if key == "dataframe_split":
+        return _frame_from_split(_require_object(value, key), key)
+    if key == "dataframe_records":
+        return _frame_from_records(value, key)
+    if key == "instances":
+        return _frame_from_rows(value, key, names)
+    if key == "inputs":
+        return _frame_from_inputs(value, names)
+    raise SchemaError(
+        f"unexpected key {key!r} in request body; expected {INVOCATIONS_FORMATS}"
+    )
+
+
+def _media_type(content_type: str | None) -> str:
+    if not content_type:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _require_json(content_type: str | None, accepted: str) -> None:
+    media_type = _media_type(content_type)
+    if media_type in ("", "application/json") or media_type.endswith("+json"):
+        return
+    raise SchemaError(
+        f"unsupported content type {content_type!r}; send the header "
+        f"'Content-Type: {accepted}'"
+    )
+
+
+def _load_object(body: bytes, formats: str) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(
+            f"request body is not valid JSON ({exc}); expected {formats}"
+        ) from exc
+    if not isinstance(document, dict):
+        raise SchemaError(
+            f"request body is a JSON {_json_type(document)}, not an object; "
+            f"expected {formats}"
+        )
+    return document
+
+
+def _require_object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SchemaError(
+            f"{where!r} is a JSON {_json_type(value)}; expected an object such as "
+            '{"columns": ["a", "b"], "data": [[1, 2]]}'
+        )
+    return value
+
+
+def _frame_from_records(records: Any, where: str) -> pd.DataFrame:
+    _require_rows(records, where, "objects")
+    columns: dict[str, list[Any]] = {}
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise SchemaError(
+                f"{where!r} item {position} is a JSON {_json_type(record)}; "
+                "expected an object that maps column names to values"
+            )
+        for name in record:
+            columns.setdefault(name, [None] * position)
+        for name, values in columns.items():
+            values.append(record.get(name))
+    return _build_frame(columns, len(records))
+
+
+def _frame_from_split(document: Mapping[str, Any], where: str) -> pd.DataFrame:
+    unknown = set(document) - {"columns", "data", "index"}
+    if unknown or "columns" not in document or "data" not in document:
+        raise SchemaError(
+            f"{where} has keys {_list_keys(set(document))}; expected "
+            '"columns", "data" and optionally "index", such as '
+            '{"columns": ["a", "b"], "data": [[1, 2]]}'
+        )
+    names = _column_names(document["columns"])
+    rows = document["data"]
+    _require_rows(rows, "data", "lists")
+    index = _row_index(document.get("index"), len(rows))
+    return _build_frame(_transpose(rows, names), len(rows), index)
+
+
+def _frame_from_rows(
+    rows: Any, where: str, signature_names: list[str] | None
+) -> pd.DataFrame:
+    _require_rows(rows, where, "objects or lists")
+    if all(isinstance(row, dict) for row in rows):
+        return _frame_from_records(rows, where)
+    if not all(isinstance(row, list) for row in rows):
+        raise SchemaError(
+            f"{where!r} mixes JSON types; send a list of objects or a list of lists"
+        )
+    width = len(rows[0])
+    names = [str(i) for i in range(width)]
+    if signature_names is not None and len(signature_names) == width:
+        names = list(signature_names)
+    return _build_frame(_transpose(rows, names), len(rows))
+
+
+def _frame_from_inputs(value: Any, signature_names: list[str] | None) -> pd.DataFrame:
+    if isinstance(value, list):
+        return _frame_from_rows(value, "inputs", signature_names)
+    inputs = _require_object(value, "inputs")
+    if all(isinstance(item, _SCALARS) for item in inputs.values()):
+        return _build_frame({name: [item] for name, item in inputs.items()}, 1)
+    if not all(isinstance(item, list) for item in inputs.values()):
+        raise SchemaError(
+            "'inputs' mixes lists and single values; send an object of "
+            'equal-length column lists such as {"a": [1, 2], "b": [3, 4]}'
+        )
+    lengths = {len(item) for item in inputs.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise SchemaError(
+            f"'inputs' columns have lengths {sorted(lengths)}; send non-empty "
+            "column lists that all have the same length"
+        )
+    return _build_frame(dict(inputs), lengths.pop())
+
+
+def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
+    text_columns: dict[str, str] = {}
+    if signature is not None:
+        text_columns = {
+            spec.name: "str" for spec in signature.inputs if spec.type == "string"
+        }
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype=text_columns or None)
+    except ValueError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchemaError(
+            f"CSV body could not be parsed ({reason}); send a header row "
+            "followed by comma-separated rows"
+        ) from exc
+    if len(frame.index) == 0:
+        raise SchemaError(
+            "CSV body has no data rows; send a header row and at least one row"
+        )
+    return frame
+
+
+def _require_rows(rows: Any, where: str, items: str) -> None:
+    if not isinstance(rows, list):
+        raise SchemaError(
+            f"{where!r} is a JSON {_json_type(rows)}; expected a list of {items}"
+        )
+    if not rows:
+        raise SchemaError(f"{where!r} is empty; send at least one row")
+
+
+def _column_names(columns: Any) -> list[str]:
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise SchemaError(
+            f"'columns' must be a list of strings, got {_short(columns)}; "
+            'send names such as ["a", "b"]'
+        )
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise SchemaError(f"duplicate column {name!r} in 'columns'; send each once")
+        seen.add(name)
+    return columns
+
+
+def _row_index(index: Any, row_count: int) -> list[Any] | None:
+    if index is None:
+        return None
+    if not isinstance(index, list) or len(index) != row_count:
+        raise SchemaError(
+            f"'index' must be a list with one label per row ({row_count}), "
+            f"got {_short(index)}"
+        )
+    if not all(isinstance(label, str | int) for label in index):
+        raise SchemaError("'index' labels must be strings or integers")
+    return index
+
+
+def _transpose(rows: list[Any], names: list[str]) -> dict[str, list[Any]]:
+    for position, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise SchemaError(
+                f"row {position} is a JSON {_json_type(row)}; expected a list "
+                f"of {len(names)} values"
+            )
+        if len(row) != len(names):
+            raise SchemaError(
+                f"row {position} has {len(row)} values but there are "
+                f"{len(names)} columns {names!r}; send one value per column"
+            )
+    return {
+        name: list(values)
+        for name, values in zip(names, zip(*rows, strict=True), strict=True)
+    }
+
+
+def _build_frame(
+    columns: Mapping[str, Sequence[Any]], row_count: int, index: list[Any] | None = None
+) -> pd.DataFrame:
+    arrays = {name: _column_array(values) for name, values in columns.items()}
+    row_index = pd.Index(index) if index is not None else pd.RangeIndex(row_count)
+    return pd.DataFrame(arrays, index=row_index)
+
+
+def _column_array(values: Sequence[Any]) -> Any:
+    """Return an array that keeps the JSON type of the values."""
+    series = pd.Series(values)
+    # pandas turns integers with a null into float64, which would lose
+    # integers above 2**53, so such columns use the nullable Int64 dtype.
+    is_float = ptypes.is_float_dtype(series.dtype)
+    if is_float and ptypes.infer_dtype(values, skipna=True) == "integer":
+        series = pd.Series(values, dtype="Int64")
+    return series.array
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "number")
+
+
+def _list_keys(keys: set[str]) -> str:
+    if not keys:
+        return "(none)"
+    return ", ".join(repr(key) for key in sorted(keys))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,119 @@
+"""Plain records that the store returns. They hold no connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as stored, with its params, tags and latest metric values."""
+
+    id: str
+    experiment: str
+    name: str
+    kind: str
+    status: str
+    parent_id: str | None
+    start_time: datetime
+    end_time: datetime | None
+    source: dict[str, Any]
+    cache_key: str | None = None
+    cached_from: str | None = None
+    error: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One logged value of a metric."""
+
+    key: str
+    value: float | None
+    step: int
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """A file or folder a run logged, known by its content digest."""
+
+    run_id: str
+    path: str
+    digest: str
+    size: int
+    media_type: str
+    is_dir: bool
+    role: str
+
+
+@dataclass(frozen=True)
+class DatasetVersionRecord:
+    """One immutable version of a named dataset."""
+
+    id: str
+    name: str
+    version: int
+    digest: str
+    object_digest: str
+    media_type: str
+    rows: int | None
+    size: int
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+    source: dict[str, Any]
+    run_id: str | None
+    created_at: datetime
+
+    @property
+    def uri(self) -> str:
+        """The URI that addresses this version, e.g. ``datasets:/flights@3``."""
+        return f"datasets:/{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """One registered version of a model."""
+
+    id: str
+    name: str
+    version: int
+    run_id: str | None
+    flavor: str
+    artifact_digest: str
+    signature: dict[str, Any] | None
+    metrics: dict[str, Any]
+    details: dict[str, Any]
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def uri(self) -> str:
+        """The URI that addresses this version, e.g. ``models:/flight-delay/3``."""
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A lineage edge: ``src`` flowed into ``dst``."""
+
+    src_kind: str
+    src_id: str
+    dst_kind: str
+    dst_id: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An entry of the append-only audit trail."""
+
+    time: datetime
+    actor: str
+    action: str
+    entity: str
+    details: dict[str, Any]

@@ -1,0 +1,376 @@
+"""The SQL implementation of the store, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tether.errors import NotFoundError
+from tether.ids import new_id
+from tether.store import schema as t
+from tether.store.dataset_ops import DatasetOps
+from tether.store.engine import open_engine
+from tether.store.lineage_ops import LineageOps
+from tether.store.model_ops import ModelOps
+from tether.store.records import ArtifactRecord, MetricPoint, RunRecord
+from tether.store.time import aware, utcnow
+
+MAX_PARAM_LENGTH = 65_535
+
+
+class SqlStore(DatasetOps, ModelOps, LineageOps):
+    """Runs, datasets, models and lineage in one SQL database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = open_engine(url)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()
+
+    # -- experiments and runs -------------------------------------------
+
+    def experiment_id(self, name: str) -> str:
+        """Return the id of experiment ``name``, creating it on first use."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(t.experiments.c.id).where(t.experiments.c.name == name)
+            ).scalar()
+            if found:
+                return str(found)
+        try:
+            with self.engine.begin() as conn:
+                new = new_id()
+                conn.execute(
+                    insert(t.experiments).values(id=new, name=name, created_at=utcnow())
+                )
+                return new
+        except IntegrityError:  # another process created it first
+            return self.experiment_id(name)
+
+    def create_run(
+        self,
+        *,
+        experiment: str,
+        name: str,
+        kind: str = "run",
+        parent_id: str | None = None,
+        source: Mapping[str, Any] | None = None,
+        cache_key: str | None = None,
+    ) -> str:
+        """Insert a run with status RUNNING and return its id."""
+        run_id = new_id()
+        experiment_id = self.experiment_id(experiment)
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.runs).values(
+                    id=run_id,
+                    experiment_id=experiment_id,
+                    parent_id=parent_id,
+                    name=name,
+                    kind=kind,
+                    status="RUNNING",
+                    start_time=utcnow(),
+                    source=dict(source or {}),
+                    cache_key=cache_key,
+                )
+            )
+        return run_id
+
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        cached_from: str | None = None,
+    ) -> None:
+        """Set a run's final status and end time."""
+        values: dict[str, Any] = {
+            "status": status,
+            "end_time": utcnow(),
+            "error": error,
+        }
+        if cached_from:
+            values["cached_from"] = cached_from
+        with self.engine.begin() as conn:
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+
+    def set_cache_key(self, run_id: str, cache_key: str) -> None:
+        """Mark a finished step run as reusable for calls with ``cache_key``."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.runs).where(t.runs.c.id == run_id).values(cache_key=cache_key)
+            )
+
+    def update_run_source(self, run_id: str, source: Mapping[str, Any]) -> None:
+        """Replace the recorded code and environment of a run."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.runs).where(t.runs.c.id == run_id).values(source=dict(source))
+            )
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Record params; a key logged twice keeps its last value."""
+        rows = [
+            {"run_id": run_id, "key": k, "value": _param_text(k, v)}
+            for k, v in params.items()
+        ]
+        self._upsert(t.params, rows, ["run_id", "key"])
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Record tags; a key set twice keeps its last value."""
+        rows = [
+            {"run_id": run_id, "key": k, "value": _without_nul("tag", k, str(v))}
+            for k, v in tags.items()
+        ]
+        self._upsert(t.tags, rows, ["run_id", "key"])
+
+    def log_metrics(self, run_id: str, points: Iterable[MetricPoint]) -> None:
+        """Append metric points and refresh the latest value of each key."""
+        batch = list(points)
+        if not batch:
+            return
+        rows = [
+            {
+                "run_id": run_id,
+                "key": p.key,
+                "step": p.step,
+                "timestamp": p.timestamp,
+                "value": p.value,
+            }
+            for p in batch
+        ]
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            previous = latest.get(row["key"])
+            if previous is None or (row["step"], row["timestamp"]) >= (
+                previous["step"],
+                previous["timestamp"],
+            ):
+                latest[row["key"]] = row
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.metrics), rows)
+            self._merge_latest(conn, run_id, latest)
+
+    def _merge_latest(
+        self, conn: Any, run_id: str, latest: dict[str, dict[str, Any]]
+    ) -> None:
+        table = t.latest_metrics
+        existing = {
+            row.key: (row.step, row.timestamp)
+            for row in conn.execute(
+                select(table.c.key, table.c.step, table.c.timestamp).where(
+                    table.c.run_id == run_id, table.c.key.in_(list(latest))
+                )
+            )
+        }
+        for key, row in latest.items():
+            if key not in existing:
+                conn.execute(insert(table).values(**row))
+            elif (row["step"], row["timestamp"]) >= existing[key]:
+                conn.execute(
+                    update(table)
+                    .where(table.c.run_id == run_id, table.c.key == key)
+                    .values(
+                        step=row["step"], timestamp=row["timestamp"], value=row["value"]
+                    )
+                )
+
+    def log_artifact(self, record: ArtifactRecord) -> None:
+        """Record that a run logged a file or folder with the given digest."""
+        row = {
+            "run_id": record.run_id,
+            "path": record.path,
+            "digest": record.digest,
+            "size": record.size,
+            "media_type": record.media_type,
+            "is_dir": record.is_dir,
+            "role": record.role,
+        }
+        self._upsert(t.artifacts, [row], ["run_id", "path"])
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """Return one run with its params, tags and latest metrics."""
+        query = (
+            select(t.runs, t.experiments.c.name.label("experiment"))
+            .join(t.experiments, t.experiments.c.id == t.runs.c.experiment_id)
+            .where(t.runs.c.id == run_id)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                raise NotFoundError(
+                    f"run {run_id!r} not found; list runs with `tether runs list`",
+                    kind="run",
+                    name=run_id,
+                )
+            params = _pairs(conn, t.params, run_id)
+            tags = _pairs(conn, t.tags, run_id)
+            metrics = _pairs(conn, t.latest_metrics, run_id)
+        metrics = {key: _nan_if_null(value) for key, value in metrics.items()}
+        return _run_record(row, params=params, tags=tags, metrics=metrics)
+
+    def list_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Return runs, newest first, optionally of one experiment or one parent."""
+        query = select(t.runs, t.experiments.c.name.label("experiment")).join(
+            t.experiments, t.experiments.c.id == t.runs.c.experiment_id
+        )
+        if experiment is not None:
+            query = query.where(t.experiments.c.name == experiment)
+        if parent_id is not None:
+            query = query.where(t.runs.c.parent_id == parent_id)
+        query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(
+            limit
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_run_record(row) for row in rows]
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        """Return every point of one metric of a run, ordered by step and time."""
+        m = t.metrics
+        query = (
+            select(m.c.key, m.c.value, m.c.step, m.c.timestamp)
+            .where(m.c.run_id == run_id, m.c.key == key)
+            .order_by(m.c.step, m.c.timestamp, m.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                MetricPoint(key, _nan_if_null(value), step, timestamp)
+                for key, value, step, timestamp in conn.execute(query)
+            ]
+
+    def list_artifacts(
+        self, run_id: str, *, role: str | None = None
+    ) -> list[ArtifactRecord]:
+        """Return the files and folders a run logged."""
+        query = select(t.artifacts).where(t.artifacts.c.run_id == run_id)
+        if role is not None:
+            query = query.where(t.artifacts.c.role == role)
+        with self.engine.connect() as conn:
+            return [
+                ArtifactRecord(**row)
+                for row in conn.execute(query.order_by(t.artifacts.c.path)).mappings()
+            ]
+
+    def artifact_with_digest(self, digest: str) -> ArtifactRecord | None:
+        """Return one artifact record with content ``digest``, if any run logged it."""
+        query = select(t.artifacts).where(t.artifacts.c.digest == digest).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return ArtifactRecord(**row) if row else None
+
+    def runs_with_artifact(self, digest: str, *, role: str) -> list[str]:
+        """Return the ids of runs that logged content ``digest`` in ``role``."""
+        query = select(t.artifacts.c.run_id).where(
+            and_(t.artifacts.c.digest == digest, t.artifacts.c.role == role)
+        )
+        with self.engine.connect() as conn:
+            return [str(r) for r in conn.execute(query).scalars()]
+
+    def find_cached_run(self, cache_key: str) -> str | None:
+        """Return the newest finished run that executed with ``cache_key``, if any."""
+        query = (
+            select(t.runs.c.id)
+            .where(t.runs.c.cache_key == cache_key, t.runs.c.status == "FINISHED")
+            .order_by(t.runs.c.start_time.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return str(found) if found else None
+
+    def count_runs(self) -> int:
+        """Return the number of runs in the store."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.count()).select_from(t.runs)).scalar() or 0
+            )
+
+    # -- helpers ---------------------------------------------------------
+
+    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            for row in rows:
+                match = and_(*(table.c[k] == row[k] for k in keys))
+                values = {k: v for k, v in row.items() if k not in keys}
+                changed = conn.execute(
+                    update(table).where(match).values(**values)
+                ).rowcount
+                if not changed:
+                    conn.execute(insert(table).values(**row))
+
+
+def _param_text(key: str, value: Any) -> str:
+    text_value = (
+        value
+        if isinstance(value, str)
+        else repr(value)
+        if not isinstance(value, (int, float, bool))
+        else str(value)
+    )
+    if len(text_value) > MAX_PARAM_LENGTH:
+        from tether.errors import ConfigError
+
+        raise ConfigError(
+            f"param {key!r} is {len(text_value)} characters long, above the limit of "
+            f"{MAX_PARAM_LENGTH}; log long values as an artifact instead",
+            setting=key,
+            value=text_value[:100],
+        )
+    return _without_nul("param", key, text_value)
+
+
+def _without_nul(kind: str, key: str, text_value: str) -> str:
+    """Reject NUL characters, which PostgreSQL text columns cannot store."""
+    if "\x00" in text_value:
+        from tether.errors import ConfigError
+
+        raise ConfigError(
+            f"{kind} {key!r} contains a NUL character (\\x00), which the store cannot "
+            "keep; remove it or log the value as an artifact",
+            setting=key,
+            value=text_value[:100],
+        )
+    return text_value
+
+
+def _run_record(row: Any, **extra: Any) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        experiment=row["experiment"],
+        name=row["name"],
+        kind=row["kind"],
+        status=row["status"],
+        parent_id=row["parent_id"],
+        start_time=aware(row["start_time"]),
+        end_time=aware(row["end_time"]) if row["end_time"] else None,
+        source=row["source"] or {},
+        cache_key=row["cache_key"],
+        cached_from=row["cached_from"],
+        error=row["error"],
+        **extra,
+    )
+
+
+def _nan_if_null(value: float | None) -> float:
+    """SQLite stores NaN as NULL; metric values are never null otherwise."""
+    return float("nan") if value is None else float(value)
+
+
+def _pairs(conn: Any, table: Any, run_id: str) -> dict[str, Any]:
+    query = select(table.c.key, table.c.value).where(table.c.run_id == run_id)
+    return {key: value for key, value in conn.execute(query)}

@@ -1,0 +1,146 @@
+"""The ``tether`` command: output of real commands and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import tether
+
+
+def run_cli(*args: str, home: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TETHER_HOME": str(home), "COLUMNS": "200", **(extra_env or {})}
+    env.pop("TETHER_STORE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tether.cli", *args], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def registered(tether_home: Path) -> Iterator[Path]:
+    """A store with model ``m`` version 1 behind alias ``champion``."""
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1, 0, 1, 0]})
+    model = LogisticRegression().fit(frame, [0, 0, 1, 1])
+    with tether.start_run(experiment="cli", name="fit"):
+        version = tether.models.register_model(model, "m", input_example=frame)
+    tether.models.set_alias("m", "champion", version.version)
+    yield tether_home
+
+
+def test_unknown_option_is_one_line(tether_home: Path) -> None:
+    result = run_cli("serve", "models:/m@champion", "--prot", "80", home=tether_home)
+    assert_one_line_error(result, "--prot", "tether serve --help")
+
+
+def test_unknown_command_is_one_line(tether_home: Path) -> None:
+    assert_one_line_error(run_cli("srve", home=tether_home), "srve")
+
+
+def test_unknown_model_names_it(registered: Path) -> None:
+    result = run_cli("serve", "models:/nope@champion", home=registered)
+    assert_one_line_error(result, "model 'nope' not found", "tether models list")
+
+
+def test_unknown_alias_lists_aliases(registered: Path) -> None:
+    result = run_cli("serve", "models:/m@staging", home=registered)
+    assert_one_line_error(result, "no alias 'staging'", "champion")
+
+
+def test_unknown_version_names_it(registered: Path) -> None:
+    assert_one_line_error(run_cli("lineage", "models:/m/7", home=registered), "no version 7")
+
+
+def test_invalid_uri_shows_the_forms(registered: Path) -> None:
+    assert_one_line_error(run_cli("serve", "flight-delay", home=registered), "invalid model URI", "models:/NAME@ALIAS")
+
+
+def test_port_in_use_is_reported(registered: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("serve", "models:/m@champion", "--port", str(port), home=registered)
+    assert_one_line_error(result, f"port {port} on 127.0.0.1 is already in use", "--port")
+
+
+def test_unwritable_store_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("runs", "list", home=blocker / "home")
+    assert_one_line_error(result, "cannot create the store folder", "TETHER_HOME")
+
+
+def test_invalid_format_value(registered: Path) -> None:
+    assert_one_line_error(run_cli("lineage", "models:/m/1", "--format", "yaml", home=registered), "yaml", "tree, json")
+
+
+def test_failed_commands_leave_store_unchanged(registered: Path) -> None:
+    from tether.store import get_store, reset_store
+
+    before = get_store().count_runs()
+    reset_store()
+    run_cli("serve", "models:/m@staging", home=registered)
+    run_cli("serve", "models:/nope/1", home=registered)
+    assert get_store().count_runs() == before
+
+
+def test_models_list_shows_alias(registered: Path) -> None:
+    result = run_cli("models", "list", home=registered)
+    assert result.returncode == 0
+    assert "champion" in result.stdout
+    assert "sklearn" in result.stdout
+
+
+def test_runs_list_and_show(registered: Path) -> None:
+    listing = run_cli("runs", "list", "--experiment", "cli", home=registered)
+    assert listing.returncode == 0
+    run_id = tether.models.get_version("models:/m/1").run_id
+    assert run_id is not None
+    shown = run_cli("runs", "show", run_id, "--format", "json", home=registered)
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout)["run"]["id"] == run_id
+
+
+def test_lineage_json_names_model_and_run(registered: Path) -> None:
+    result = run_cli("lineage", "models:/m@champion", "--format", "json", home=registered)
+    assert result.returncode == 0
+    tree = json.loads(result.stdout)
+    assert tree["label"] == "models:/m/1"
+    assert tree["children"][0]["kind"] == "run"
+    assert tree["children"][0]["details"]["name"] == "fit"
+
+
+def test_data_show_unknown_dataset(tether_home: Path) -> None:
+    assert_one_line_error(run_cli("data", "show", "datasets:/nope@1", home=tether_home), "nope", "tether data list")
+
+
+def test_alias_command_moves_alias(registered: Path) -> None:
+    result = run_cli("models", "alias", "m", "staging", "1", home=registered)
+    assert result.returncode == 0
+    assert tether.models.get_version("models:/m@staging").version == 1
+
+
+def test_help_lists_commands(tether_home: Path) -> None:
+    result = run_cli("--help", home=tether_home)
+    assert result.returncode == 0
+    for command in ("serve", "lineage", "runs", "data", "models", "monitor"):
+        assert command in result.stdout

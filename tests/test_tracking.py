@@ -1,0 +1,307 @@
+"""Tests for runs: status, nesting, buffered metrics, artifacts, logs and lineage capture."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+from pathlib import Path
+
+import blake3
+import pytest
+
+import tether
+from tether.artifacts import get_objects
+from tether.errors import ConfigError, DataError
+from tether.store import get_store
+from tether.store.records import ArtifactRecord
+from tether.tracking import writer
+
+GIT_IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@e"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository with one commit of ``train.py``, as the working directory."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "-c", "init.defaultBranch=main", "init", "--quiet")
+    (repo / "train.py").write_text("print('training')\n")
+    _git(repo, "add", "train.py")
+    _git(repo, *GIT_IDENTITY, "commit", "--quiet", "-m", "Add training script")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def _artifacts(run_id: str) -> dict[str, ArtifactRecord]:
+    return {record.path: record for record in get_store().list_artifacts(run_id)}
+
+
+def _artifact_text(run_id: str, path: str) -> str:
+    return get_objects().read_bytes(_artifacts(run_id)[path].digest).decode()
+
+
+def test_run_context_sets_finished(tether_home: Path) -> None:
+    with tether.start_run(experiment="exp", name="first") as run:
+        pass
+    record = get_store().get_run(run.id)
+    assert record.status == "FINISHED"
+    assert record.experiment == "exp"
+    assert record.name == "first"
+    assert record.error is None
+    assert record.end_time is not None
+
+
+def test_run_exception_sets_failed(tether_home: Path) -> None:
+    with pytest.raises(ValueError, match="bad learning rate"):  # noqa: SIM117
+        with tether.start_run() as run:
+            raise ValueError("bad learning rate")
+    record = get_store().get_run(run.id)
+    assert record.status == "FAILED"
+    assert record.error == "ValueError: bad learning rate"
+    assert tether.active_run() is None
+
+
+def test_nested_run_gets_parent(tether_home: Path) -> None:
+    with tether.start_run(experiment="outer-exp") as outer:
+        with tether.start_run(name="inner") as inner:
+            assert tether.active_run() is inner
+        assert tether.active_run() is outer
+    assert inner.parent_id == outer.id
+    assert get_store().get_run(inner.id).parent_id == outer.id
+    assert get_store().get_run(outer.id).parent_id is None
+    assert get_store().get_run(inner.id).experiment == "outer-exp"
+
+
+def test_unnested_run_has_no_parent(tether_home: Path) -> None:
+    with tether.start_run(), tether.start_run(nested=False) as detached:
+        pass
+    assert get_store().get_run(detached.id).parent_id is None
+
+
+def test_log_metric_without_run(tether_home: Path) -> None:
+    with pytest.raises(ConfigError, match="no active run"):
+        tether.log_metric("loss", 0.5)
+
+
+def test_metrics_buffered_until_flush(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long interval keeps the background writer from flushing mid-test.
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    values = [0.9, 0.7, 0.4, 0.35]
+    with tether.start_run() as run:
+        for value in values:
+            tether.log_metric("loss", value)
+        assert get_store().metric_history(run.id, "loss") == []
+        tether.flush()
+        history = get_store().metric_history(run.id, "loss")
+        assert [point.value for point in history] == values
+        assert [point.step for point in history] == [0, 1, 2, 3]
+
+
+def test_metrics_written_at_run_end(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    with tether.start_run() as run:
+        for step in range(50):
+            run.log_metric("accuracy", step / 100)
+        assert get_store().metric_history(run.id, "accuracy") == []
+    history = get_store().metric_history(run.id, "accuracy")
+    assert [point.value for point in history] == [step / 100 for step in range(50)]
+    assert get_store().get_run(run.id).metrics == {"accuracy": 0.49}
+
+
+def test_metric_step_counts_per_key(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        tether.log_metric("loss", 1.0)
+        tether.log_metric("loss", 0.5)
+        tether.log_metric("auc", 0.6)
+        tether.log_metric("loss", 0.25)
+        tether.log_metric("auc", 0.7, step=10)
+        tether.log_metric("auc", 0.8)
+    loss = get_store().metric_history(run.id, "loss")
+    auc = get_store().metric_history(run.id, "auc")
+    assert [point.step for point in loss] == [0, 1, 2]
+    assert [point.step for point in auc] == [0, 10, 11]
+    assert [point.value for point in auc] == [0.6, 0.7, 0.8]
+
+
+def test_log_metrics_share_step(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        tether.log_metrics({"loss": 0.3, "auc": 0.8}, step=4)
+    view = tether.get_run(run.id)
+    assert view.metrics == {"loss": 0.3, "auc": 0.8}
+    assert [point.step for point in view.metric_history("loss")] == [4]
+    assert [point.step for point in view.metric_history("auc")] == [4]
+
+
+def test_nan_metric_reads_back_nan(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        tether.log_metric("loss", float("nan"))
+        tether.log_metric("loss", 0.5)
+    history = get_store().metric_history(run.id, "loss")
+    assert len(history) == 2
+    assert math.isnan(history[0].value)
+    assert history[1].value == 0.5
+
+
+def test_nan_latest_metric_is_nan(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        tether.log_metric("loss", math.nan)
+    assert math.isnan(get_store().get_run(run.id).metrics["loss"])
+
+
+@pytest.mark.parametrize("value", ["high", None, [0.5]])
+def test_non_number_metric_rejected(tether_home: Path, value: object) -> None:
+    with tether.start_run(), pytest.raises(ConfigError, match="metric 'loss' must be"):
+        tether.log_metric("loss", value)  # type: ignore[arg-type]
+
+
+def test_params_and_tags_stored(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        tether.log_param("max_depth", 6)
+        tether.log_params({"optimizer": "adam", "rate": 0.01})
+        tether.set_tag("team", "flights")
+    record = get_store().get_run(run.id)
+    assert record.params == {"max_depth": "6", "optimizer": "adam", "rate": "0.01"}
+    assert record.tags == {"team": "flights"}
+
+
+def test_stdout_stored_as_log(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        print("epoch 1 done")
+        print("epoch 2 done")
+    record = _artifacts(run.id)["logs/stdout.txt"]
+    assert record.role == "log"
+    assert _artifact_text(run.id, "logs/stdout.txt") == "epoch 1 done\nepoch 2 done\n"
+
+
+def test_capture_disabled_stores_no_log(tether_home: Path) -> None:
+    with tether.start_run(capture_output=False) as run:
+        print("not kept")
+    assert "logs/stdout.txt" not in _artifacts(run.id)
+
+
+def test_log_artifact_file(tether_home: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    report.write_bytes(b"auc 0.81\n")
+    with tether.start_run() as run:
+        record = run.log_artifact(report, "reports/report.txt")
+    assert record.digest == blake3.blake3(b"auc 0.81\n").hexdigest()
+    assert record.is_dir is False
+    assert record.size == 9
+    assert record.media_type == "text/plain"
+    assert _artifacts(run.id)["reports/report.txt"] == record
+    assert get_objects().read_bytes(record.digest) == b"auc 0.81\n"
+
+
+def test_log_artifact_folder(tether_home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "plots"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"first")
+    (folder / "nested" / "b.txt").write_bytes(b"second!")
+    with tether.start_run() as run:
+        record = run.log_artifact(folder)
+    assert record.path == "plots"
+    assert record.is_dir is True
+    assert record.size == 12
+    manifest = get_objects().manifest(record.digest)
+    assert manifest == [
+        {"path": "a.txt", "digest": blake3.blake3(b"first").hexdigest(), "size": 5},
+        {
+            "path": "nested/b.txt",
+            "digest": blake3.blake3(b"second!").hexdigest(),
+            "size": 7,
+        },
+    ]
+    restored = get_objects().get_dir(record.digest, tmp_path / "restored")
+    assert (restored / "nested" / "b.txt").read_bytes() == b"second!"
+
+
+def test_log_missing_artifact_raises(tether_home: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "absent.csv"
+    with tether.start_run() as run, pytest.raises(DataError, match="absent.csv"):
+        run.log_artifact(missing)
+
+
+def test_log_dict_round_trips(tether_home: Path) -> None:
+    data = {"layers": [64, 32], "dropout": 0.2, "name": "mlp", "extra": None}
+    with tether.start_run() as run:
+        record = run.log_dict(data, "config.json")
+    assert record.media_type == "application/json"
+    assert json.loads(get_objects().read_bytes(record.digest)) == data
+
+
+def test_git_commit_recorded(tether_home: Path, git_repo: Path) -> None:
+    head = _git(git_repo, "rev-parse", "HEAD")
+    with tether.start_run() as run:
+        pass
+    git = get_store().get_run(run.id).source["git"]
+    assert git["commit"] == head
+    assert git["dirty"] is False
+    assert git["branch"] == "main"
+    assert git["error"] is None
+    assert Path(git["root"]) == git_repo.resolve()
+    assert "code/diff.patch" not in _artifacts(run.id)
+
+
+def test_git_dirty_diff_stored(tether_home: Path, git_repo: Path) -> None:
+    (git_repo / "train.py").write_text("print('training with a new seed')\n")
+    with tether.start_run() as run:
+        pass
+    git = get_store().get_run(run.id).source["git"]
+    assert git["dirty"] is True
+    diff = _artifact_text(run.id, "code/diff.patch")
+    assert "-print('training')" in diff
+    assert "+print('training with a new seed')" in diff
+
+
+def test_outside_git_repository(
+    tether_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    probe = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=plain, capture_output=True
+    )
+    assert probe.returncode != 0, "the folder must not be inside a git repository"
+    monkeypatch.chdir(plain)
+    with tether.start_run() as run:
+        tether.log_metric("loss", 0.5)
+    record = get_store().get_run(run.id)
+    assert record.source["git"]["error"] == "not a git repository"
+    assert record.source["git"]["commit"] is None
+    assert record.status == "FINISHED"
+    assert record.metrics == {"loss": 0.5}
+
+
+def test_remote_credentials_removed(tether_home: Path, git_repo: Path) -> None:
+    remote = "https://user:secret@example.invalid/r.git"
+    _git(git_repo, "remote", "add", "origin", remote)
+    with tether.start_run() as run:
+        pass
+    source = get_store().get_run(run.id).source
+    assert source["git"]["remote"] == "https://example.invalid/r.git"
+    assert "secret" not in json.dumps(source)
+
+
+def test_environment_recorded(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        pass
+    environment = get_store().get_run(run.id).source["environment"]
+    assert environment["python"] == platform.python_version()
+    assert environment["package_count"] > 0
+    requirements = _artifact_text(run.id, "environment/requirements.txt")
+    assert "pandas==" in requirements
+    assert len(requirements.splitlines()) == environment["package_count"]
