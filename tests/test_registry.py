@@ -106,7 +106,7 @@ def test_signature_inferred_from_example(
     _register(scaled_logistic, frame)
     signature = tether.models.load("models:/m/1").signature
     assert isinstance(signature, Signature)
-    assert signature.input_names() == ["age", "income"]
+    assert signature.input_names == ["age", "income"]
     assert signature == tether.models.infer_signature(frame.head(5))
 
 
@@ -181,6 +181,18 @@ def test_builtin_function_untrusted(
     _register(model, frame)
     with pytest.raises(UntrustedModelError, match=f"builtins.{builtin.__name__}"):  # type: ignore[attr-defined]
         tether.models.load("models:/m/1")
+
+
+def test_builtin_class_trusted(
+    tether_home: Path, frame: pd.DataFrame, labels: pd.Series
+) -> None:
+    # inverse_transform is never called, so the frozenset is only stored data.
+    identity = FunctionTransformer(inv_kw_args={"columns": frozenset({"age"})})
+    model = make_pipeline(identity, LogisticRegression()).fit(frame, labels)
+    _register(model, frame)
+    loaded = tether.models.load("models:/m/1")
+    assert loaded.estimator.steps[0][1].inv_kw_args == {"columns": frozenset({"age"})}
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
 
 
 def test_non_sklearn_rejected(tether_home: Path) -> None:

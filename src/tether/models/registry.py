@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 ModelVersion = ModelVersionRecord
 MODEL_FILE = "model.skops"
 META_FILE = "tether-model.json"
-EXAMPLE_FILE = "input_example.json"
+# Parquet, not JSON: pandas writes JSON floats with at most 15 significant digits,
+# so a JSON example would not read back equal to the frame that was registered.
+EXAMPLE_FILE = "input_example.parquet"
 
 
 def register_model(
@@ -144,7 +146,7 @@ def input_example(record: ModelVersionRecord) -> pd.DataFrame | None:
     files = {entry["path"]: entry["digest"] for entry in objects.manifest(record.artifact_digest)}
     if EXAMPLE_FILE not in files:
         return None
-    return pd.read_json(io.BytesIO(objects.read_bytes(files[EXAMPLE_FILE])), orient="split")
+    return pd.read_parquet(io.BytesIO(objects.read_bytes(files[EXAMPLE_FILE])))
 
 
 def _write_model_folder(
@@ -154,7 +156,7 @@ def _write_model_folder(
     meta = {"flavor": "sklearn", "file": MODEL_FILE, "signature": signature.to_dict() if signature else None}
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
     if example is not None:
-        (folder / EXAMPLE_FILE).write_text(example.to_json(orient="split", date_format="iso", index=False))
+        example.to_parquet(folder / EXAMPLE_FILE, engine="pyarrow", index=False)
     from tether.artifacts.digest import digest_file
 
     return {p.name: digest_file(p) for p in sorted(folder.iterdir())}

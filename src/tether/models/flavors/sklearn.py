@@ -2,18 +2,21 @@
 
 skops refuses types it was not told to trust. Types from scikit-learn,
 NumPy and SciPy are trusted out of the box (they include the tree
-structures inside gradient boosting and random forests); any other type
-must be listed by the caller, and the error names each one.
+structures inside gradient boosting and random forests), and so are builtin
+classes such as ``range``. Builtin functions such as ``exec`` and ``eval``
+are not, because a model that holds one can run code when it predicts. Any
+other type must be listed by the caller, and the error names each one.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
 from tether.errors import UntrustedModelError
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.")
 # skops lists the function a partial wraps as its own untrusted name, which the
 # prefixes above must also allow, so trusting the wrapper adds no new code.
 TRUSTED_NAMES = frozenset({"functools.partial"})
@@ -32,7 +35,7 @@ def loads_estimator(data: bytes, *, trusted: Sequence[str] = ()) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(data=data)
-    refused = [name for name in untrusted if not name.startswith(TRUSTED_PREFIXES) and name not in TRUSTED_NAMES and name not in trusted]
+    refused = [name for name in untrusted if not _is_trusted(name, trusted)]
     if refused:
         raise UntrustedModelError(
             f"the model contains types that are not trusted: {', '.join(refused)}; "
@@ -40,6 +43,13 @@ def loads_estimator(data: bytes, *, trusted: Sequence[str] = ()) -> Any:
             untrusted=refused,
         )
     return sio.loads(data, trusted=list(untrusted))
+
+
+def _is_trusted(name: str, trusted: Sequence[str]) -> bool:
+    if name.startswith(TRUSTED_PREFIXES) or name in TRUSTED_NAMES or name in trusted:
+        return True
+    module, _, attribute = name.partition(".")
+    return module == "builtins" and isinstance(getattr(builtins, attribute, None), type)
 
 
 def requirements() -> list[str]:
