@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test lint clean
+.PHONY: demo test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +20,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples
-	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 $(ARGS)
-
-lint: $(STAMP)
-	$(BIN)/ruff check src tests examples
 	$(BIN)/ruff format --check src tests examples
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
+	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tether reports .pytest_cache

@@ -17,15 +17,29 @@ from sklearn.linear_model import LogisticRegression
 import tether
 
 
-def run_cli(*args: str, home: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TETHER_HOME": str(home), "COLUMNS": "200", **(extra_env or {})}
+def run_cli(
+    *args: str, home: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TETHER_HOME": str(home),
+        "COLUMNS": "200",
+        **(extra_env or {}),
+    }
     env.pop("TETHER_STORE", None)
     return subprocess.run(
-        [sys.executable, "-m", "tether.cli", *args], capture_output=True, text=True, env=env, check=False, timeout=120
+        [sys.executable, "-m", "tether.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], *fragments: str
+) -> None:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
@@ -66,11 +80,17 @@ def test_unknown_alias_lists_aliases(registered: Path) -> None:
 
 
 def test_unknown_version_names_it(registered: Path) -> None:
-    assert_one_line_error(run_cli("lineage", "models:/m/7", home=registered), "no version 7")
+    assert_one_line_error(
+        run_cli("lineage", "models:/m/7", home=registered), "no version 7"
+    )
 
 
 def test_invalid_uri_shows_the_forms(registered: Path) -> None:
-    assert_one_line_error(run_cli("serve", "flight-delay", home=registered), "invalid model URI", "models:/NAME@ALIAS")
+    assert_one_line_error(
+        run_cli("serve", "flight-delay", home=registered),
+        "invalid model URI",
+        "models:/NAME@ALIAS",
+    )
 
 
 def test_port_in_use_is_reported(registered: Path) -> None:
@@ -78,8 +98,12 @@ def test_port_in_use_is_reported(registered: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli("serve", "models:/m@champion", "--port", str(port), home=registered)
-    assert_one_line_error(result, f"port {port} on 127.0.0.1 is already in use", "--port")
+        result = run_cli(
+            "serve", "models:/m@champion", "--port", str(port), home=registered
+        )
+    assert_one_line_error(
+        result, f"port {port} on 127.0.0.1 is already in use", "--port"
+    )
 
 
 def test_unwritable_store_path(tmp_path: Path) -> None:
@@ -90,7 +114,11 @@ def test_unwritable_store_path(tmp_path: Path) -> None:
 
 
 def test_invalid_format_value(registered: Path) -> None:
-    assert_one_line_error(run_cli("lineage", "models:/m/1", "--format", "yaml", home=registered), "yaml", "tree, json")
+    assert_one_line_error(
+        run_cli("lineage", "models:/m/1", "--format", "yaml", home=registered),
+        "yaml",
+        "tree, json",
+    )
 
 
 def test_failed_commands_leave_store_unchanged(registered: Path) -> None:
@@ -121,7 +149,9 @@ def test_runs_list_and_show(registered: Path) -> None:
 
 
 def test_lineage_json_names_model_and_run(registered: Path) -> None:
-    result = run_cli("lineage", "models:/m@champion", "--format", "json", home=registered)
+    result = run_cli(
+        "lineage", "models:/m@champion", "--format", "json", home=registered
+    )
     assert result.returncode == 0
     tree = json.loads(result.stdout)
     assert tree["label"] == "models:/m/1"
@@ -130,7 +160,11 @@ def test_lineage_json_names_model_and_run(registered: Path) -> None:
 
 
 def test_data_show_unknown_dataset(tether_home: Path) -> None:
-    assert_one_line_error(run_cli("data", "show", "datasets:/nope@1", home=tether_home), "nope", "tether data list")
+    assert_one_line_error(
+        run_cli("data", "show", "datasets:/nope@1", home=tether_home),
+        "nope",
+        "tether data list",
+    )
 
 
 def test_alias_command_moves_alias(registered: Path) -> None:

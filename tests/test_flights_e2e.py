@@ -15,12 +15,13 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+
+import tether
 from flights import features, source
 from flights.build import build
 from flights.operate import ServerProcess, free_port, operate
-
-import tether
 from tether.artifacts.digest import digest_file
+from tether.errors import GateError, NotFoundError, QualityCheckError
 from tether.lineage.resolve import upstream_of
 from tether.pipelines import StepEvent
 
@@ -31,8 +32,17 @@ FAST_TRAINING = {"max_iter": 60, "min_auc": 0.6, "min_margin": 0.0}
 
 
 def _git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    command = [
+        "git",
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.invalid",
+        *args,
+    ]
+    return subprocess.run(
+        command, cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +56,9 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, tether_home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+def project(
+    tmp_path: Path, tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, str]:
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -66,18 +78,24 @@ def _statuses(events: list[StepEvent]) -> dict[str, str]:
     return {e.step: e.status for e in events if e.status != "started"}
 
 
-def test_flights_build_serve_monitor_trace(sample_files: tuple[Path, Path], project: tuple[Path, str]) -> None:
+def test_flights_build_serve_monitor_trace(
+    sample_files: tuple[Path, Path], project: tuple[Path, str]
+) -> None:
     flights_path, weather_path = sample_files
     repo, head = project
 
     events, report = _events()
-    first = build.run(str(flights_path), str(weather_path), reporter=report, **FAST_TRAINING)
+    first = build.run(
+        str(flights_path), str(weather_path), reporter=report, **FAST_TRAINING
+    )
     assert first["uri"] == "models:/flight-delay/1"
     assert set(_statuses(events).values()) == {"ran"}
 
     # Nothing changed: every cacheable step is reused and no new version appears.
     events, report = _events()
-    second = build.run(str(flights_path), str(weather_path), reporter=report, **FAST_TRAINING)
+    second = build.run(
+        str(flights_path), str(weather_path), reporter=report, **FAST_TRAINING
+    )
     statuses = _statuses(events)
     assert second["uri"] == "models:/flight-delay/1"
     assert statuses.pop("acquire") == "ran"
@@ -85,10 +103,18 @@ def test_flights_build_serve_monitor_trace(sample_files: tuple[Path, Path], proj
 
     # A training parameter changes: data steps are reused, training onwards reruns.
     events, report = _events()
-    third = build.run(str(flights_path), str(weather_path), learning_rate=0.2, reporter=report, **FAST_TRAINING)
+    third = build.run(
+        str(flights_path),
+        str(weather_path),
+        learning_rate=0.2,
+        reporter=report,
+        **FAST_TRAINING,
+    )
     statuses = _statuses(events)
     assert third["uri"] == "models:/flight-delay/2"
-    assert [statuses[s] for s in ("check_quality", "prepare", "split")] == ["cached"] * 3
+    assert [statuses[s] for s in ("check_quality", "prepare", "split")] == [
+        "cached"
+    ] * 3
     assert [statuses[s] for s in ("train", "evaluate", "register")] == ["ran"] * 3
     assert tether.models.get_version("models:/flight-delay@champion").version == 2
 
@@ -100,10 +126,14 @@ def test_flights_build_serve_monitor_trace(sample_files: tuple[Path, Path], proj
 def _check_serving() -> None:
     model = tether.models.load("models:/flight-delay@champion")
     prepared = tether.data.load("flights-prepared")
-    july = prepared.loc[prepared[features.TIME] >= pd.Timestamp("2013-07-01", tz="UTC")].head(50)
+    july = prepared.loc[
+        prepared[features.TIME] >= pd.Timestamp("2013-07-01", tz="UTC")
+    ].head(50)
     rows = july[features.FEATURES]
     records = json.loads(rows.to_json(orient="records"))
-    server = ServerProcess("models:/flight-delay@champion", free_port(), Path("server.log"))
+    server = ServerProcess(
+        "models:/flight-delay@champion", free_port(), Path("server.log")
+    )
     try:
         with httpx.Client(timeout=30) as client:
             assert server.wait_ready(client)["status"] == "ok"
@@ -114,7 +144,12 @@ def _check_serving() -> None:
             assert answer.json()["predictions"] == model.predict(rows).tolist()
 
             as_int = dict(records[0], distance=int(records[0]["distance"]))
-            assert client.post(f"{server.url}/predict", json={"records": [as_int]}).status_code == 200
+            assert (
+                client.post(
+                    f"{server.url}/predict", json={"records": [as_int]}
+                ).status_code
+                == 200
+            )
 
             missing = {k: v for k, v in records[0].items() if k != "temp"}
             refused = client.post(f"{server.url}/predict", json={"records": [missing]})
@@ -122,15 +157,25 @@ def _check_serving() -> None:
             assert "temp" in refused.json()["error"]
 
             wrong_type = dict(records[0], sched_hour="five")
-            refused = client.post(f"{server.url}/predict", json={"records": [wrong_type]})
+            refused = client.post(
+                f"{server.url}/predict", json={"records": [wrong_type]}
+            )
             assert refused.status_code == 422
             assert refused.json()["column"] == "sched_hour"
 
-            malformed = client.post(f"{server.url}/predict", content=b"{not json", headers={"content-type": "application/json"})
+            malformed = client.post(
+                f"{server.url}/predict",
+                content=b"{not json",
+                headers={"content-type": "application/json"},
+            )
             assert malformed.status_code == 400
 
             csv_body = rows.head(5).to_csv(index=False).encode()
-            via_csv = client.post(f"{server.url}/invocations", content=csv_body, headers={"content-type": "text/csv"})
+            via_csv = client.post(
+                f"{server.url}/invocations",
+                content=csv_body,
+                headers={"content-type": "text/csv"},
+            )
             assert via_csv.status_code == 200
             assert via_csv.json()["predictions"] == model.predict(rows.head(5)).tolist()
     finally:
@@ -138,7 +183,12 @@ def _check_serving() -> None:
 
 
 def _check_monitoring(repo: Path) -> None:
-    result = operate.run(start="2013-06-01", end="2013-09-01", batch_size=500, report_dir=str(repo / "reports"))
+    result = operate.run(
+        start="2013-06-01",
+        end="2013-09-01",
+        batch_size=500,
+        report_dir=str(repo / "reports"),
+    )
     summary = result["summary"]
     windows = {w["name"]: w for w in summary["windows"]}
     assert sorted(windows) == ["2013-06", "2013-07", "2013-08"]
@@ -159,7 +209,7 @@ def _check_lineage(head: str, flights_path: Path) -> None:
     assert {r.details["git"]["dirty"] for r in runs} == {False}
     datasets = [n.details["digest"] for n in tree.find("dataset_version")]
     assert digest_file(flights_path) in datasets
-    train = [r for r in runs if r.details["name"] == "train"][0]
+    train = next(r for r in runs if r.details["name"] == "train")
     assert train.details["params"]["learning_rate"] == "0.2"
     json.dumps(tree.to_dict())
 
@@ -169,10 +219,48 @@ def test_flights_cli_rejects_bad_csv(tmp_path: Path, tether_home: Path) -> None:
     bad.write_text("year,month\n2013,1\n")
     completed = subprocess.run(
         [sys.executable, "-m", "flights", "--flights", str(bad), "--skip-serving"],
-        capture_output=True, text=True, cwd=tmp_path, check=False,
-        env={**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parents[1] / "examples"), "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        env={
+            **__import__("os").environ,
+            "PYTHONPATH": str(Path(__file__).parents[1] / "examples"),
+            "COLUMNS": "400",
+        },
     )
     assert completed.returncode == 2
     assert "missing column(s) day, dep_time" in completed.stdout
     assert "Traceback" not in completed.stdout + completed.stderr
     assert not (tether_home / "tether.db").exists()
+
+
+def test_failed_check_stops_pipeline(
+    sample_files: tuple[Path, Path], project: tuple[Path, str], tmp_path: Path
+) -> None:
+    flights_path, weather_path = sample_files
+    flights = pd.read_csv(flights_path)
+    flights.loc[flights.index[:3], "origin"] = "XXX"
+    corrupt = tmp_path / "corrupt.csv"
+    flights.to_csv(corrupt, index=False)
+    with pytest.raises(QualityCheckError, match=r"allowed_values\(origin") as raised:
+        build.run(str(corrupt), str(weather_path), **FAST_TRAINING)
+    assert "XXX" in str(raised.value)
+    assert raised.value.report.errors[0].failing_rows == 3
+    assert tether.data.resolve("flights-raw").rows == SAMPLE_FLIGHTS
+    with pytest.raises(NotFoundError):
+        tether.data.resolve("flights-prepared")
+
+
+def test_failed_gate_names_gate(
+    sample_files: tuple[Path, Path], project: tuple[Path, str]
+) -> None:
+    flights_path, weather_path = sample_files
+    settings = dict(FAST_TRAINING, min_auc=0.99)
+    with pytest.raises(
+        GateError, match=r"gate min_auc failed: holdout ROC AUC 0\.\d{4} is below 0\.99"
+    ) as raised:
+        build.run(str(flights_path), str(weather_path), **settings)
+    assert raised.value.threshold == 0.99
+    with pytest.raises(NotFoundError, match="model 'flight-delay' not found"):
+        tether.models.get_version("models:/flight-delay@champion")

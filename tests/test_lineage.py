@@ -1,4 +1,4 @@
-"""Tests for upstream lineage: from a model, a dataset or a run back to raw data and code."""
+"""Tests for upstream lineage: from a model, dataset or run back to data and code."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import blake3
 import pytest
 
-from tether.errors import InvalidURIError, NotFoundError
+from tether.errors import ConfigError, InvalidURIError, NotFoundError
 from tether.lineage import Node
 from tether.lineage.resolve import upstream_of
 from tether.pipelines import StepEvent
@@ -105,14 +106,24 @@ class Project:
 @pytest.fixture
 def project(
     tether_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Project:
+) -> Iterator[Project]:
+    """The lineage pipeline in a fresh repository with one commit, as the cwd."""
     root = tmp_path / "project"
     root.mkdir()
     (root / "lineage_pipeline.py").write_text(textwrap.dedent(PIPELINE))
     (root / "raw.csv").write_text(CSV)
     _git(root, "-c", "init.defaultBranch=main", "init", "--quiet")
     _git(root, "add", "lineage_pipeline.py", "raw.csv")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "Add pipeline")
+    _git(
+        root,
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@e",
+        "commit",
+        "-qm",
+        "Add pipeline",
+    )
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
@@ -130,7 +141,9 @@ def _expanded_ids(tree: Node) -> list[tuple[str, str]]:
 
 
 def _runs_by_name(tree: Node) -> dict[str, Node]:
-    return {node.details["name"]: node for node in tree.find("run") if not node.repeated}
+    return {
+        node.details["name"]: node for node in tree.find("run") if not node.repeated
+    }
 
 
 def _dataset_nodes(tree: Node) -> dict[str, Node]:
@@ -140,7 +153,9 @@ def _dataset_nodes(tree: Node) -> dict[str, Node]:
 def _artifact_datasets(tree: Node) -> set[str]:
     """Return the dataset URIs whose content was passed between steps as an artifact."""
     return {
-        uri for node in tree.find("artifact") for uri in node.details.get("datasets", [])
+        uri
+        for node in tree.find("artifact")
+        for uri in node.details.get("datasets", [])
     }
 
 
@@ -230,6 +245,12 @@ def test_dataset_uri_upstream(project: Project) -> None:
 def test_latest_dataset_uri_upstream(project: Project) -> None:
     project.build()
     assert upstream_of("datasets:/raw").label == "datasets:/raw@1"
+
+
+def test_dataset_tag_rejected(project: Project) -> None:
+    project.build()
+    with pytest.raises(ConfigError, match="dataset tags are not supported"):
+        upstream_of("datasets:/raw@latest")
 
 
 def test_run_uri_upstream(project: Project) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, ks_2samp
 
 from tether.errors import ConfigError, DataError, NotFoundError
-from tether.monitoring.drift import (
+from tether.monitoring.drift_detection import (
     MISSING_FROM_CURRENT,
     ColumnDrift,
     DriftReport,

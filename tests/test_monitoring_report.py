@@ -12,7 +12,7 @@ import pytest
 
 from tether.errors import ConfigError, DataError
 from tether.monitoring import svg
-from tether.monitoring.drift import drift
+from tether.monitoring.drift_detection import drift
 from tether.monitoring.report import MonitoringReport, build_report, report_from_drift
 
 MAX_HTML_BYTES = 2 * 1024 * 1024

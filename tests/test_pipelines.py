@@ -1,7 +1,7 @@
 """Tests for pipelines: step runs, the step cache and where step outputs came from.
 
 Each test writes its pipeline into a module file and imports it, so that the
-cache key sees real source code the way it does in a user's project.
+cache key reads real source code, as it does in a user's project.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,8 +45,11 @@ def numbers(n=3, factor=1):
 """
 
 
+ModuleWriter = Callable[[str, str], ModuleType]
+
+
 class Recorder:
-    """Collects the step events of pipeline calls; ignores "started" events."""
+    """Collects the step events of pipeline calls, except "started" events."""
 
     def __init__(self) -> None:
         self.events: list[StepEvent] = []
@@ -67,7 +71,7 @@ class Recorder:
 @pytest.fixture
 def write_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Any:
+) -> Iterator[ModuleWriter]:
     """Return a function that writes source into a module file and imports it."""
     monkeypatch.syspath_prepend(str(tmp_path))
     # Without cached bytecode, a reload always reads the rewritten file.
@@ -88,7 +92,7 @@ def write_module(
 
 
 @pytest.fixture
-def numbers(tether_home: Path, write_module: Any) -> ModuleType:
+def numbers(tether_home: Path, write_module: ModuleWriter) -> ModuleType:
     """The two-step pipeline ``numbers``: ``total(make(n), factor)``."""
     return write_module("numbers_pipeline", NUMBERS)
 
@@ -151,7 +155,7 @@ def test_changed_param_reruns_downstream(numbers: ModuleType) -> None:
 
 
 def test_edited_helper_invalidates_step(
-    numbers: ModuleType, write_module: Any
+    numbers: ModuleType, write_module: ModuleWriter
 ) -> None:
     recorder = Recorder()
     assert numbers.numbers.run(reporter=recorder) == 6
@@ -161,6 +165,71 @@ def test_edited_helper_invalidates_step(
     )
     assert edited.numbers.run(reporter=recorder) == 300
     assert recorder.statuses() == {"make": "cached", "total": "ran"}
+
+
+HELPERS = """
+def scale(value):
+    return value * 2
+"""
+
+QUALIFIED = """
+import tether
+import qualified_helpers
+
+
+@tether.step
+def make(n):
+    return list(range(n))
+
+
+@tether.step
+def total(values):
+    return qualified_helpers.scale(sum(values))
+
+
+@tether.pipeline
+def qualified(n=3):
+    return total(make(n))
+"""
+
+
+def test_edited_module_helper_invalidates_step(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    write_module("qualified_helpers", HELPERS)
+    module = write_module("qualified_pipeline", QUALIFIED)
+    recorder = Recorder()
+    assert module.qualified.run(reporter=recorder) == 6
+    recorder.take()
+    write_module("qualified_helpers", HELPERS.replace("value * 2", "value * 100"))
+    assert module.qualified.run(reporter=recorder) == 300
+    assert recorder.statuses() == {"make": "cached", "total": "ran"}
+
+
+EXCLUDED = """
+import tether
+
+
+@tether.step(exclude=("verbose",))
+def total(values, verbose):
+    return sum(values)
+
+
+@tether.pipeline
+def excluded(verbose=False):
+    return total([1, 2, 3], verbose)
+"""
+
+
+def test_excluded_argument_keeps_cache(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("excluded_pipeline", EXCLUDED)
+    recorder = Recorder()
+    assert module.excluded.run(verbose=False, reporter=recorder) == 6
+    recorder.take()
+    assert module.excluded.run(verbose=True, reporter=recorder) == 6
+    assert recorder.statuses() == {"total": "cached"}
 
 
 def test_force_reruns_every_step(numbers: ModuleType) -> None:
@@ -210,7 +279,7 @@ def with_object(limit=2):
 
 @pytest.mark.parametrize("pipeline_name", ["with_lambda", "with_object"])
 def test_unhashable_argument_not_cached(
-    tether_home: Path, write_module: Any, pipeline_name: str
+    tether_home: Path, write_module: ModuleWriter, pipeline_name: str
 ) -> None:
     module = write_module("unhashable_pipeline", UNHASHABLE)
     pipeline = getattr(module, pipeline_name)
@@ -255,7 +324,7 @@ def frames(rows=6):
 """
 
 
-def test_tuple_output_from_cache(tether_home: Path, write_module: Any) -> None:
+def test_tuple_output_from_cache(tether_home: Path, write_module: ModuleWriter) -> None:
     module = write_module("frames_pipeline", FRAMES)
     recorder = Recorder()
     first_frame, first_summary = module.frames.run(reporter=recorder)
@@ -270,7 +339,7 @@ def test_tuple_output_from_cache(tether_home: Path, write_module: Any) -> None:
     pd.testing.assert_frame_equal(second_frame, first_frame, check_exact=True)
 
 
-def test_cached_tuple_is_tuple(tether_home: Path, write_module: Any) -> None:
+def test_cached_tuple_is_tuple(tether_home: Path, write_module: ModuleWriter) -> None:
     module = write_module("frames_pipeline", FRAMES)
     captured: list[Any] = []
     with tether.start_run():
@@ -284,7 +353,7 @@ def test_cached_tuple_is_tuple(tether_home: Path, write_module: Any) -> None:
 
 
 def test_dataframe_round_trips_exactly(
-    tether_home: Path, write_module: Any
+    tether_home: Path, write_module: ModuleWriter
 ) -> None:
     module = write_module("frames_pipeline", FRAMES)
     with tether.start_run():
@@ -317,7 +386,9 @@ def failing(by=0):
 """
 
 
-def test_failed_step_fails_pipeline(tether_home: Path, write_module: Any) -> None:
+def test_failed_step_fails_pipeline(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
     module = write_module("failing_pipeline", FAILING)
     recorder = Recorder()
     with pytest.raises(ZeroDivisionError, match="division by zero"):
@@ -334,7 +405,7 @@ def test_failed_step_fails_pipeline(tether_home: Path, write_module: Any) -> Non
     assert pipeline_run.error == "ZeroDivisionError: division by zero"
 
 
-def test_failed_step_not_cached(tether_home: Path, write_module: Any) -> None:
+def test_failed_step_not_cached(tether_home: Path, write_module: ModuleWriter) -> None:
     module = write_module("failing_pipeline", FAILING)
     recorder = Recorder()
     with pytest.raises(ZeroDivisionError):
@@ -360,7 +431,9 @@ def uncached(label="a"):
 """
 
 
-def test_uncached_step_always_runs(tether_home: Path, write_module: Any) -> None:
+def test_uncached_step_always_runs(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
     module = write_module("uncached_pipeline", UNCACHED)
     recorder = Recorder()
     assert module.uncached.run(reporter=recorder) == "A"
@@ -394,7 +467,9 @@ def origins(n=2):
 """
 
 
-def test_origin_names_producing_run(tether_home: Path, write_module: Any) -> None:
+def test_origin_names_producing_run(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
     module = write_module("origins_pipeline", ORIGINS)
     recorder = Recorder()
     found = module.origins.run(reporter=recorder)
@@ -406,7 +481,7 @@ def test_origin_names_producing_run(tether_home: Path, write_module: Any) -> Non
     assert found["unknown"] is None
 
 
-def test_origin_of_cached_value(tether_home: Path, write_module: Any) -> None:
+def test_origin_of_cached_value(tether_home: Path, write_module: ModuleWriter) -> None:
     module = write_module("origins_pipeline", ORIGINS)
     recorder = Recorder()
     module.origins.run(reporter=recorder)
@@ -414,6 +489,39 @@ def test_origin_of_cached_value(tether_home: Path, write_module: Any) -> None:
     found = module.origins.run(reporter=recorder)
     assert recorder.events[0].status == "cached"
     assert found["run_id"] == recorder.events[0].run_id
+
+
+SCALARS = """
+import tether
+
+
+@tether.step
+def check(values):
+    return None
+
+
+@tether.step
+def fit(values, class_weight):
+    return sum(values)
+
+
+@tether.pipeline
+def scalars():
+    check([1, 2])
+    return fit([1, 2], None)
+"""
+
+
+def test_none_output_not_an_input(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("scalars_pipeline", SCALARS)
+    recorder = Recorder()
+    assert module.scalars.run(reporter=recorder) == 3
+    fit_run = str(recorder.events[1].run_id)
+    params = get_store().get_run(fit_run).params
+    assert params == {"values": "[1, 2]", "class_weight": "null"}
+    assert get_store().edges_into("run", fit_run) == []
 
 
 def test_origin_outside_pipeline_is_none() -> None:

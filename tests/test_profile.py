@@ -1,4 +1,4 @@
-"""Tests for column types and profiles in tether.data.profile."""
+"""Tests for column types and profiles in tether.data.profiles."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.data.profile import json_safe, profile, schema_of
+from tether.data.profiles import json_safe, profile, schema_of
 from tether.errors import ConfigError, DataError
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from functools import reduce
+from types import ModuleType
 
 import pytest
 
@@ -34,6 +36,9 @@ DOCUMENTED_NAMES = [
     "lineage.upstream",
 ]
 
+# NOTE: importing a submodule binds it on its package under its own name, and
+# that binding hides the package's lazy function of the same name from then on.
+
 LOADED_HEAVY = f"""
 import json
 import sys
@@ -47,6 +52,15 @@ def _resolve(dotted: str) -> object:
     return reduce(getattr, dotted.split("."), tether)
 
 
+def _subpackage_names() -> list[str]:
+    names = []
+    for package in ("data", "models", "monitoring"):
+        names.extend(f"{package}.{name}" for name in _resolve(f"{package}.__all__"))
+    # tether.data.checks is documented as the module of check functions.
+    names.remove("data.checks")
+    return names
+
+
 @pytest.mark.parametrize("name", tether.__all__)
 def test_exported_name_resolves(name: str) -> None:
     assert getattr(tether, name) is not None
@@ -54,7 +68,20 @@ def test_exported_name_resolves(name: str) -> None:
 
 @pytest.mark.parametrize("name", DOCUMENTED_NAMES)
 def test_documented_name_callable(name: str) -> None:
-    assert callable(_resolve(name))
+    first = _resolve(name)
+    second = _resolve(name)
+    assert callable(first)
+    assert callable(second)
+
+
+@pytest.mark.parametrize("name", _subpackage_names())
+def test_subpackage_name_stable(name: str) -> None:
+    # A submodule of the same name, once imported, must not shadow the function.
+    importlib.import_module("tether.data.splits")
+    importlib.import_module("tether.data.profiles")
+    importlib.import_module("tether.monitoring.drift_detection")
+    _resolve(name)
+    assert not isinstance(_resolve(name), ModuleType)
 
 
 def test_unknown_name_raises() -> None:

@@ -25,7 +25,7 @@ from tether.store import get_store
 
 
 def clip_income(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cap income at 3.0; a user function that skops does not trust by default."""
+    """Cap income at 3.0. skops does not trust this user function by default."""
     return frame.assign(income=frame["income"].clip(upper=3.0))
 
 
@@ -53,7 +53,9 @@ def scaled_logistic(frame: pd.DataFrame, labels: pd.Series) -> Pipeline:
     return make_pipeline(StandardScaler(), LogisticRegression()).fit(frame, labels)
 
 
-def _register(model: object, frame: pd.DataFrame, name: str = "m") -> tether.models.ModelVersion:
+def _register(
+    model: object, frame: pd.DataFrame, name: str = "m"
+) -> tether.models.ModelVersion:
     with tether.start_run():
         return tether.models.register_model(model, name, input_example=frame.head(5))
 
@@ -242,6 +244,24 @@ def test_numeric_alias_rejected(
     with pytest.raises(ConfigError, match="invalid alias '2'"):
         tether.models.set_alias("m", "2", 1)
     assert get_store().audit_trail("models:/m@") == []
+
+
+@pytest.mark.parametrize("alias", ["my alias", "-gold", "gold/1", ""])
+def test_alias_outside_uri_rejected(
+    tether_home: Path, scaled_logistic: Pipeline, frame: pd.DataFrame, alias: str
+) -> None:
+    _register(scaled_logistic, frame)
+    with pytest.raises(ConfigError, match=f"invalid alias '{alias}'"):
+        tether.models.set_alias("m", alias, 1)
+    assert get_store().audit_trail("models:/m@") == []
+
+
+def test_model_name_outside_uri_rejected(
+    tether_home: Path, scaled_logistic: Pipeline
+) -> None:
+    with pytest.raises(ConfigError, match="invalid model name 'flight delay'"):
+        tether.models.register_model(scaled_logistic, "flight delay")
+    assert tether.models.list_versions() == []
 
 
 def test_alias_to_missing_version(

@@ -1,4 +1,4 @@
-"""Tests for time and random splits in tether.data.split."""
+"""Tests for time and random splits in tether.data.splits."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tether.data.split import SplitRule, split
+from tether.data.splits import SplitRule, split
 from tether.errors import ConfigError, DataError
 
 
@@ -59,7 +59,7 @@ def test_time_split_rule_fields(hourly: pd.DataFrame) -> None:
 def test_time_split_logs_null_rows(
     hourly: pd.DataFrame, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="tether.data.split"):
+    with caplog.at_level(logging.WARNING, logger="tether.data.splits"):
         split(hourly, column="time_hour", cutoff="2013-01-01T06:00:00Z")
     assert "1 rows with a null 'time_hour' go to neither part" in caplog.text
 

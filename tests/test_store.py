@@ -168,7 +168,7 @@ def test_list_runs_filters_parent(store: SqlStore) -> None:
     assert {run.parent_id for run in children} == {parent}
 
 
-def test_list_runs_honours_limit(store: SqlStore) -> None:
+def test_list_runs_applies_limit(store: SqlStore) -> None:
     ids = [store.create_run(experiment="exp", name=f"r{i}") for i in range(4)]
     assert [run.id for run in store.list_runs(limit=2)] == [ids[3], ids[2]]
     assert store.count_runs() == 4
@@ -333,7 +333,9 @@ def test_log_artifact_same_path_replaces(store: SqlStore, run_id: str) -> None:
 
 
 def test_artifact_with_digest_found(store: SqlStore, run_id: str) -> None:
-    record = ArtifactRecord(run_id, "data", DIGEST_A, 42, "application/json", True, "output")
+    record = ArtifactRecord(
+        run_id, "data", DIGEST_A, 42, "application/json", True, "output"
+    )
     store.log_artifact(record)
     assert store.artifact_with_digest(DIGEST_A) == record
     assert store.artifact_with_digest(DIGEST_B) is None

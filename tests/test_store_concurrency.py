@@ -68,7 +68,9 @@ def test_processes_share_sqlite_file(tmp_path: Path) -> None:
         assert store.get_run(run.id).metrics["loss"] == history[-1].value
         values.extend(point.value for point in history)
     store.close()
-    expected = [w * 1000.0 + s for w in range(WORKERS) for s in range(POINTS_PER_WORKER)]
+    expected = [
+        w * 1000.0 + s for w in range(WORKERS) for s in range(POINTS_PER_WORKER)
+    ]
     assert sorted(values) == expected
 
 

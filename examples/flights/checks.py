@@ -15,12 +15,33 @@ from tether.data.quality import (
 ORIGINS = ("EWR", "JFK", "LGA")
 
 FLIGHT_COLUMNS = (
-    "year", "month", "day", "dep_time", "sched_dep_time", "arr_delay", "carrier",
-    "flight", "origin", "dest", "distance", "hour", "minute", "time_hour",
+    "year",
+    "month",
+    "day",
+    "dep_time",
+    "sched_dep_time",
+    "arr_delay",
+    "carrier",
+    "flight",
+    "origin",
+    "dest",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
 )
 WEATHER_COLUMNS = (
-    "origin", "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",
-    "precip", "pressure", "visib", "time_hour",
+    "origin",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+    "time_hour",
 )
 
 FLIGHTS = Suite(

@@ -12,8 +12,18 @@ import pandas as pd
 
 LATE_MINUTES = 15
 NUMERIC = [
-    "sched_hour", "day_of_week", "distance", "temp", "dewp", "humid", "wind_dir",
-    "wind_speed", "wind_gust", "precip", "pressure", "visib",
+    "sched_hour",
+    "day_of_week",
+    "distance",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
 ]
 CATEGORICAL = ["carrier", "origin", "dest"]
 FEATURES = NUMERIC + CATEGORICAL
@@ -22,7 +32,9 @@ KEY = "flight_id"
 TIME = "sched_time"
 
 
-def prepare(flights: pd.DataFrame, weather: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+def prepare(
+    flights: pd.DataFrame, weather: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Return one row per flight with features, label and key, plus row counts.
 
     Cancelled flights (no departure time) and diverted flights (no arrival
@@ -37,7 +49,9 @@ def prepare(flights: pd.DataFrame, weather: pd.DataFrame) -> tuple[pd.DataFrame,
     frame = frame.loc[~cancelled & ~diverted]
     joined = frame.merge(_weather_by_hour(weather), on=["origin", TIME], how="left")
     joined["sched_hour"] = joined["hour"].astype("int64")
-    joined["day_of_week"] = joined[TIME].dt.tz_convert("America/New_York").dt.day_of_week.astype("int64")
+    joined["day_of_week"] = (
+        joined[TIME].dt.tz_convert("America/New_York").dt.day_of_week.astype("int64")
+    )
     joined["distance"] = joined["distance"].astype("float64")
     joined[LABEL] = (joined["arr_delay"] > LATE_MINUTES).astype("int64")
     counts = {
@@ -54,7 +68,19 @@ def prepare(flights: pd.DataFrame, weather: pd.DataFrame) -> tuple[pd.DataFrame,
 def _weather_by_hour(weather: pd.DataFrame) -> pd.DataFrame:
     table = weather.copy()
     table[TIME] = pd.to_datetime(table["time_hour"], utc=True)
-    columns = ["origin", TIME, "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
+    columns = [
+        "origin",
+        TIME,
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+    ]
     # A few hours appear twice (daylight-saving change); keep the first reading.
     return table[columns].drop_duplicates(subset=["origin", TIME], keep="first")
 
@@ -63,8 +89,10 @@ def _flight_ids(frame: pd.DataFrame) -> pd.Series:
     """Return ids like ``2013-01-01/UA1545/EWR/0515``, unique per scheduled flight."""
     day = (
         frame["year"].astype(str)
-        + "-" + frame["month"].astype(str).str.zfill(2)
-        + "-" + frame["day"].astype(str).str.zfill(2)
+        + "-"
+        + frame["month"].astype(str).str.zfill(2)
+        + "-"
+        + frame["day"].astype(str).str.zfill(2)
     )
     number = frame["carrier"].astype(str) + frame["flight"].astype(str)
     departure = frame["sched_dep_time"].astype(str).str.zfill(4)

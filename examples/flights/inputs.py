@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flights import checks
 from tether.data.readers import read_table
 from tether.errors import DataError
-
-from flights import checks
 
 EXPECTED = {"flights": checks.FLIGHT_COLUMNS, "weather": checks.WEATHER_COLUMNS}
 
@@ -18,11 +17,21 @@ def check_input(table: str, path: str) -> None:
 
     file = Path(path)
     if not file.is_file():
-        raise DataError(f"{table} file {path} does not exist; pass an existing file with --{table}", source=path)
+        raise DataError(
+            f"{table} file {path} does not exist; pass an existing file with --{table}",
+            source=path,
+        )
     try:
-        header = pd.read_csv(file, nrows=0, compression="infer") if file.suffix in (".csv", ".zip") else read_table(file).head(0)
+        header = (
+            pd.read_csv(file, nrows=0, compression="infer")
+            if file.suffix in (".csv", ".zip")
+            else read_table(file).head(0)
+        )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {table} file {path}: {str(exc).splitlines()[0]}; pass a CSV file", source=path) from exc
+        raise DataError(
+            f"cannot read {table} file {path}: {str(exc).splitlines()[0]}; pass a CSV file",
+            source=path,
+        ) from exc
     missing = [column for column in EXPECTED[table] if column not in header.columns]
     if missing:
         raise DataError(

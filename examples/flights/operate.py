@@ -17,11 +17,10 @@ import httpx
 import pandas as pd
 
 import tether
-from tether.errors import ServingError
-from tether.monitoring.windows import join_labels, monitor_predictions
-
 from flights import features
 from flights.build import ALIAS, MODEL_NAME
+from tether.errors import ServingError
+from tether.monitoring.windows import join_labels, monitor_predictions
 
 MODEL_URI = f"models:/{MODEL_NAME}@{ALIAS}"
 STARTUP_TIMEOUT_SECONDS = 60
@@ -42,15 +41,29 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{port}"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("w")
-        command = [sys.executable, "-m", "tether.cli", "serve", uri, "--host", "127.0.0.1", "--port", str(port)]
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        command = [
+            sys.executable,
+            "-m",
+            "tether.cli",
+            "serve",
+            uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy()
+        )
 
     def wait_ready(self, client: httpx.Client) -> dict[str, Any]:
         """Wait until ``/health`` answers; raise if the server exits first."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServingError(f"the server exited with code {self.process.returncode}; see {self._log.name}")
+                raise ServingError(
+                    f"the server exited with code {self.process.returncode}; see {self._log.name}"
+                )
             try:
                 response = client.get(f"{self.url}/health", timeout=2)
                 if response.status_code == 200:
@@ -59,7 +72,9 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        raise ServingError(f"the server did not answer within {STARTUP_TIMEOUT_SECONDS}s; see {self._log.name}")
+        raise ServingError(
+            f"the server did not answer within {STARTUP_TIMEOUT_SECONDS}s; see {self._log.name}"
+        )
 
     def stop(self) -> int:
         """Stop the server gracefully so that it flushes its prediction log."""
@@ -75,11 +90,20 @@ class ServerProcess:
 
 
 @tether.step(cache=False)
-def serve_traffic(model_uri: str, start: str, end: str, batch_size: int, log_dir: str, progress: Progress | None = None) -> dict[str, Any]:
+def serve_traffic(
+    model_uri: str,
+    start: str,
+    end: str,
+    batch_size: int,
+    log_dir: str,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Serve ``model_uri`` on a free loopback port and send it the flights of [start, end)."""
     flights = tether.data.load("flights-prepared")
     times = flights[features.TIME]
-    traffic = flights.loc[(times >= pd.Timestamp(start, tz="UTC")) & (times < pd.Timestamp(end, tz="UTC"))]
+    traffic = flights.loc[
+        (times >= pd.Timestamp(start, tz="UTC")) & (times < pd.Timestamp(end, tz="UTC"))
+    ]
     traffic = traffic[[features.KEY, features.TIME, *features.FEATURES]].copy()
     traffic[features.TIME] = traffic[features.TIME].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     server = ServerProcess(model_uri, free_port(), Path(log_dir) / "server.log")
@@ -90,7 +114,13 @@ def serve_traffic(model_uri: str, start: str, end: str, batch_size: int, log_dir
             sent = _send_batches(client, server.url, traffic, batch_size, progress)
     finally:
         exit_code = server.stop()
-    summary = {"rows": sent, "batches": -(-sent // batch_size), "started_at": started.isoformat(), "model_version": health.get("model_version"), "server_exit_code": exit_code}
+    summary = {
+        "rows": sent,
+        "batches": -(-sent // batch_size),
+        "started_at": started.isoformat(),
+        "model_version": health.get("model_version"),
+        "server_exit_code": exit_code,
+    }
     run = tether.active_run()
     if run is not None:
         run.log_metrics({"rows_sent": sent})
@@ -98,15 +128,27 @@ def serve_traffic(model_uri: str, start: str, end: str, batch_size: int, log_dir
     return summary
 
 
-def _send_batches(client: httpx.Client, url: str, traffic: pd.DataFrame, batch_size: int, progress: Progress | None) -> int:
+def _send_batches(
+    client: httpx.Client,
+    url: str,
+    traffic: pd.DataFrame,
+    batch_size: int,
+    progress: Progress | None,
+) -> int:
     sent = 0
     total = len(traffic)
     for begin in range(0, total, batch_size):
         batch = traffic.iloc[begin : begin + batch_size]
-        body = {"columns": list(batch.columns), "data": batch.astype(object).where(batch.notna(), None).to_numpy().tolist()}
+        body = {
+            "columns": list(batch.columns),
+            "data": batch.astype(object).where(batch.notna(), None).to_numpy().tolist(),
+        }
         response = client.post(f"{url}/predict", json=body)
         if response.status_code != 200:
-            raise ServingError(f"the server rejected batch {begin // batch_size}: {response.status_code} {response.text[:300]}")
+            raise ServingError(
+                f"the server rejected batch {begin // batch_size}: "
+                f"{response.status_code} {response.text[:300]}"
+            )
         sent += len(batch)
         if progress is not None:
             progress(sent, total)
@@ -118,16 +160,27 @@ def monitor(model_uri: str, since: str, report_dir: str) -> dict[str, Any]:
     """Compare each month of logged traffic with the training data; join true delays."""
     version = tether.models.get_version(model_uri)
     logged = tether.monitoring.load_predictions(version.name, version.version)
-    logged = logged.loc[pd.to_datetime(logged["logged_at"], utc=True) >= pd.Timestamp(since)]
+    logged = logged.loc[
+        pd.to_datetime(logged["logged_at"], utc=True) >= pd.Timestamp(since)
+    ]
     truth = tether.data.load("flights-prepared")
     scored = join_labels(logged, truth, key=features.KEY, label=features.LABEL)
     reference = tether.data.load("flights-train")
     # Score the training data too, so that prediction drift has a reference.
-    reference["probability"] = tether.models.load(model_uri).predict_proba(reference[features.FEATURES])
+    reference["probability"] = tether.models.load(model_uri).predict_proba(
+        reference[features.FEATURES]
+    )
     report = monitor_predictions(
-        reference, scored, features=features.FEATURES, time_column=features.TIME, every="month",
-        categorical=features.CATEGORICAL, label_column=features.LABEL, score_column="probability",
-        reference_performance=version.metrics and {k.removeprefix("test."): v for k, v in version.metrics.items()},
+        reference,
+        scored,
+        features=features.FEATURES,
+        time_column=features.TIME,
+        every="month",
+        categorical=features.CATEGORICAL,
+        label_column=features.LABEL,
+        score_column="probability",
+        reference_performance=version.metrics
+        and {k.removeprefix("test."): v for k, v in version.metrics.items()},
         title=f"{model_uri} (version {version.version}): monthly drift and performance",
     )
     folder = Path(report_dir)

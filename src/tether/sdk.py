@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tether.active import current
 from tether.errors import ConfigError
 from tether.store import get_store
 from tether.store.records import MetricPoint, RunRecord
-from tether.active import current
 from tether.tracking.run import Run
 from tether.tracking.writer import writer_for
 
 
 def _active() -> Run:
-    run = current()
+    run: Run | None = current()
     if run is None:
         raise ConfigError(
             "no active run; wrap the code in `with tether.start_run():` first",

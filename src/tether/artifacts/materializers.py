@@ -39,6 +39,11 @@ def to_bytes(value: Any) -> tuple[bytes, str, str]:
     if isinstance(value, pd.DataFrame):
         return _parquet_bytes(value), "dataframe", PARQUET
     if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise NotMaterializableError(
+                "arrays of Python objects cannot be stored without pickle; convert the "
+                "array to a numeric, boolean or string dtype"
+            )
         buffer = io.BytesIO()
         np.save(buffer, value, allow_pickle=False)
         return buffer.getvalue(), "ndarray", NPY
@@ -76,8 +81,16 @@ def load(objects: ObjectStore, digest: str, kind: str) -> Any:
 
 
 def _parquet_bytes(frame: Any) -> bytes:
+    import pyarrow as pa
+
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, engine="pyarrow", compression="zstd")
+    try:
+        frame.to_parquet(buffer, engine="pyarrow", compression="zstd")
+    except pa.ArrowException as exc:
+        raise NotMaterializableError(
+            f"the DataFrame cannot be stored as Parquet: {exc}; convert columns of "
+            "Python objects to numbers, strings or dates"
+        ) from exc
     return buffer.getvalue()
 
 

@@ -59,7 +59,9 @@ class ObjectStore:
         """Return whether a blob is stored."""
         return self.path(digest).is_file()
 
-    def put_bytes(self, data: bytes, media_type: str = "application/octet-stream") -> Blob:
+    def put_bytes(
+        self, data: bytes, media_type: str = "application/octet-stream"
+    ) -> Blob:
         """Store ``data`` once and return its blob."""
         digest = digest_bytes(data)
         target = self.path(digest)
@@ -67,23 +69,29 @@ class ObjectStore:
             self._write_atomic(target, lambda handle: handle.write(data))
         return Blob(digest, len(data), media_type)
 
-    def put_file(self, source: str | Path, media_type: str = "application/octet-stream") -> Blob:
+    def put_file(
+        self, source: str | Path, media_type: str = "application/octet-stream"
+    ) -> Blob:
         """Copy a file into the store once and return its blob."""
         source = Path(source)
         try:
             digest = digest_file(source)
         except OSError as exc:
-            raise DataError(f"cannot read {source}: {exc.strerror}", source=str(source)) from exc
+            raise DataError(
+                f"cannot read {source}: {exc.strerror}", source=str(source)
+            ) from exc
         target = self.path(digest)
         if not target.exists():
             with source.open("rb") as reader:
-                self._write_atomic(target, lambda handle: shutil.copyfileobj(reader, handle))
+                self._write_atomic(
+                    target, lambda handle: shutil.copyfileobj(reader, handle)
+                )
         return Blob(digest, source.stat().st_size, media_type)
 
     def put_dir(self, source: str | Path) -> Blob:
         """Store every file under a folder and a manifest of them; return the manifest."""
         source = Path(source)
-        entries = []
+        entries: list[dict[str, Any]] = []
         for file in sorted(p for p in source.rglob("*") if p.is_file()):
             blob = self.put_file(file)
             relative = file.relative_to(source).as_posix()
@@ -97,7 +105,9 @@ class ObjectStore:
         path = self.path(digest)
         if not path.is_file():
             raise NotFoundError(
-                f"object {digest} is missing from {self.root}", kind="object", name=digest
+                f"object {digest} is missing from {self.root}",
+                kind="object",
+                name=digest,
             )
         return path.read_bytes()
 
@@ -107,33 +117,52 @@ class ObjectStore:
         return files
 
     def get_dir(self, digest: str, target: str | Path) -> Path:
-        """Write the folder described by a manifest under ``target``."""
+        """Write the folder described by a manifest under ``target``.
+
+        Every entry is checked before any file is written, so an unsafe or
+        missing entry leaves ``target`` untouched.
+        """
         target = Path(target)
-        for entry in self.manifest(digest):
+        entries = self.manifest(digest)
+        for entry in entries:
             relative = Path(entry["path"])
             if relative.is_absolute() or ".." in relative.parts:
-                raise DataError(f"manifest {digest} names an unsafe path {entry['path']!r}")
-            destination = target / relative
+                raise DataError(
+                    f"manifest {digest} names an unsafe path {entry['path']!r}"
+                )
+            if not self.exists(entry["digest"]):
+                raise NotFoundError(
+                    f"object {entry['digest']} of {entry['path']!r} is missing from {self.root}",
+                    kind="object",
+                    name=entry["digest"],
+                )
+        for entry in entries:
+            destination = target / entry["path"]
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.path(entry["digest"]), destination)
         return target
 
     def _write_atomic(self, target: Path, write: Any) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", delete=False)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, then renamed)
+            dir=target.parent, prefix=".tmp-", delete=False
+        )
+        temporary = Path(handle.name)
         try:
             with handle:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(handle.name, 0o444)
-            os.replace(handle.name, target)
+            temporary.chmod(0o444)
+            temporary.replace(target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(handle.name)
+                temporary.unlink()
             raise
 
 
 def _check_digest(digest: str) -> None:
     if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-        raise ValueError(f"invalid object digest {digest!r}; expected 64 hex characters")
+        raise ValueError(
+            f"invalid object digest {digest!r}; expected 64 hex characters"
+        )

@@ -14,8 +14,20 @@ def list_datasets() -> None:
     """List every dataset with its latest version."""
     from tether.store import get_store
 
-    rows = [(v.name, v.version, v.rows, v.size, v.digest[:16], v.created_at.strftime("%Y-%m-%d %H:%M")) for v in get_store().list_dataset_versions()]
-    table("datasets", ["name", "latest", "rows", "bytes", "digest", "created (UTC)"], rows)
+    rows = [
+        (
+            v.name,
+            v.version,
+            v.rows,
+            v.size,
+            v.digest[:16],
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+        for v in get_store().list_dataset_versions()
+    ]
+    table(
+        "datasets", ["name", "latest", "rows", "bytes", "digest", "created (UTC)"], rows
+    )
 
 
 @app.command("versions")
@@ -27,14 +39,34 @@ def list_versions(name: str = typer.Argument(..., help="The dataset's name.")) -
     if not versions:
         from tether.errors import NotFoundError
 
-        raise NotFoundError(f"dataset {name!r} not found; list datasets with `tether data list`", kind="dataset", name=name)
-    rows = [(v.version, v.rows, v.size, v.digest[:16], v.run_id or "", v.created_at.strftime("%Y-%m-%d %H:%M")) for v in versions]
-    table(f"versions of {name}", ["version", "rows", "bytes", "digest", "run", "created (UTC)"], rows)
+        raise NotFoundError(
+            f"dataset {name!r} not found; list datasets with `tether data list`",
+            kind="dataset",
+            name=name,
+        )
+    rows = [
+        (
+            v.version,
+            v.rows,
+            v.size,
+            v.digest[:16],
+            v.run_id or "",
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+        for v in versions
+    ]
+    table(
+        f"versions of {name}",
+        ["version", "rows", "bytes", "digest", "run", "created (UTC)"],
+        rows,
+    )
 
 
 @app.command("show")
 def show_version(
-    uri: str = typer.Argument(..., help="datasets:/NAME@VERSION, or a name for the latest version."),
+    uri: str = typer.Argument(
+        ..., help="datasets:/NAME@VERSION, or a name for the latest version."
+    ),
     output: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Show a dataset version: digest, schema, profile and source."""
@@ -52,7 +84,18 @@ def show_version(
     console.print(f"source {record.source}")
     columns = record.profile.get("columns", {})
     rows = [
-        (c["name"], c["type"], columns.get(c["name"], {}).get("nulls"), columns.get(c["name"], {}).get("distinct"), columns.get(c["name"], {}).get("min"), columns.get(c["name"], {}).get("max"))
+        (
+            c["name"],
+            c["type"],
+            columns.get(c["name"], {}).get("nulls"),
+            columns.get(c["name"], {}).get("distinct"),
+            columns.get(c["name"], {}).get("min"),
+            columns.get(c["name"], {}).get("max"),
+        )
         for c in record.schema
     ]
-    table("schema and profile", ["column", "type", "nulls", "distinct", "min", "max"], rows)
+    table(
+        "schema and profile",
+        ["column", "type", "nulls", "distinct", "min", "max"],
+        rows,
+    )

@@ -50,7 +50,9 @@ class TreeRenderer:
         if node.repeated:
             return f"{relation}{escape(node.label)} [dim](shown above)[/]"
         lines = [f"{relation}[bold]{escape(node.label)}[/]"]
-        lines.extend(f"  [dim]{key}[/] {escape(value)}" for key, value in self.facts(node))
+        lines.extend(
+            f"  [dim]{key}[/] {escape(value)}" for key, value in self.facts(node)
+        )
         return "\n".join(lines)
 
     def facts(self, node: Any) -> list[tuple[str, str]]:
@@ -63,7 +65,11 @@ class TreeRenderer:
                 ("training run", str(d["training_run_id"])),
             ]
         if node.kind == "dataset_version":
-            return [("digest", d["digest"]), ("rows", str(d["rows"])), ("source", _compact(d["source"]))]
+            return [
+                ("digest", d["digest"]),
+                ("rows", str(d["rows"])),
+                ("source", _compact(d["source"])),
+            ]
         if node.kind == "run":
             return self.run_facts(d)
         facts = [("digest", d["digest"])]
@@ -72,27 +78,51 @@ class TreeRenderer:
         return facts
 
     def run_facts(self, d: dict[str, Any]) -> list[tuple[str, str]]:
-        facts = [("status", d["status"] + (f", cached from {d['cached_from']}" if d["cached_from"] else ""))]
+        facts = [
+            (
+                "status",
+                d["status"]
+                + (f", cached from {d['cached_from']}" if d["cached_from"] else ""),
+            )
+        ]
         if d["params"]:
             facts.append(("params", _compact(d["params"])))
         if d["metrics"]:
             facts.append(("metrics", _compact(d["metrics"])))
         git, env = d["git"], d["environment"]
-        key = (git.get("commit"), git.get("dirty"), env.get("packages_digest"), d["entry_point"])
+        key = (
+            git.get("commit"),
+            git.get("dirty"),
+            env.get("packages_digest"),
+            d["entry_point"],
+        )
         if key in self.printed_sources:
             facts.append(("code", "same commit and environment as above"))
             return facts
         self.printed_sources.add(key)
         commit = git.get("commit") or f"none ({git.get('error')})"
-        facts.append(("commit", f"{commit}  branch {git.get('branch') or '-'}  dirty {git.get('dirty')}"))
+        facts.append(
+            (
+                "commit",
+                f"{commit}  branch {git.get('branch') or '-'}  dirty {git.get('dirty')}",
+            )
+        )
         if "code/diff.patch" in d["source_artifacts"]:
-            facts.append(("diff", f"uncommitted changes stored as {d['source_artifacts']['code/diff.patch'][:16]}"))
+            facts.append(
+                (
+                    "diff",
+                    "uncommitted changes stored as "
+                    + d["source_artifacts"]["code/diff.patch"][:16],
+                )
+            )
         facts.append(("entry point", str(d["entry_point"])))
-        facts.append((
-            "environment",
-            f"Python {env.get('python')}, {env.get('package_count')} packages "
-            f"(digest {str(env.get('packages_digest'))[:12]})",
-        ))
+        facts.append(
+            (
+                "environment",
+                f"Python {env.get('python')}, {env.get('package_count')} packages "
+                f"(digest {str(env.get('packages_digest'))[:12]})",
+            )
+        )
         return facts
 
 

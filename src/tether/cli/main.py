@@ -38,7 +38,9 @@ def version_command() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         result = app(args=argv, standalone_mode=False, prog_name="tether")
     except typer.Exit as exc:

@@ -6,7 +6,9 @@ import typer
 
 from tether.cli.render import console, table
 
-app = typer.Typer(help="List models, show versions and move aliases.", no_args_is_help=True)
+app = typer.Typer(
+    help="List models, show versions and move aliases.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -14,8 +16,20 @@ def list_models() -> None:
     """List every model version in the registry."""
     from tether.models.registry import list_versions
 
-    rows = [(v.name, v.version, ", ".join(v.aliases), v.flavor, v.run_id or "", v.created_at.strftime("%Y-%m-%d %H:%M")) for v in list_versions()]
-    table("models", ["name", "version", "aliases", "flavor", "run", "created (UTC)"], rows)
+    rows = [
+        (
+            v.name,
+            v.version,
+            ", ".join(v.aliases),
+            v.flavor,
+            v.run_id or "",
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+        for v in list_versions()
+    ]
+    table(
+        "models", ["name", "version", "aliases", "flavor", "run", "created (UTC)"], rows
+    )
 
 
 @app.command("show")
@@ -24,9 +38,14 @@ def show_model(name: str = typer.Argument(..., help="The model's name.")) -> Non
     from tether.models.registry import list_versions
 
     for version in list_versions(name):
-        aliases = f"  [green]@{', @'.join(version.aliases)}[/]" if version.aliases else ""
+        aliases = (
+            f"  [green]@{', @'.join(version.aliases)}[/]" if version.aliases else ""
+        )
         console.print(f"[bold]{version.uri}[/]{aliases}  run {version.run_id}")
-        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(version.metrics.items()))
+        metrics = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in sorted(version.metrics.items())
+        )
         if metrics:
             console.print(f"  {metrics}")
 

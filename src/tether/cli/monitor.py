@@ -8,28 +8,49 @@ import typer
 
 from tether.cli.render import console, table
 
-app = typer.Typer(help="Compare data for drift and write reports.", no_args_is_help=True)
+app = typer.Typer(
+    help="Compare data for drift and write reports.", no_args_is_help=True
+)
 
 
 @app.command("drift")
 def drift_command(
-    reference: str = typer.Argument(..., help="Reference data: datasets:/NAME@VERSION."),
+    reference: str = typer.Argument(
+        ..., help="Reference data: datasets:/NAME@VERSION."
+    ),
     current: str = typer.Argument(..., help="Current data: datasets:/NAME@VERSION."),
-    columns: str | None = typer.Option(None, help="Comma-separated columns to compare; default: all shared columns."),
-    html: Path | None = typer.Option(None, help="Write a self-contained HTML report here."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
+    columns: str | None = typer.Option(
+        None, help="Comma-separated columns to compare; default: all shared columns."
+    ),
+    html: Path | None = typer.Option(
+        None, help="Write a self-contained HTML report here."
+    ),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the result as JSON here."
+    ),
 ) -> None:
     """Test each column of CURRENT for drift against REFERENCE."""
     import json
 
     from tether.data.versions import load
-    from tether.monitoring.drift import drift
+    from tether.monitoring.drift_detection import drift
 
     ref_frame, cur_frame = load(reference), load(current)
-    selected = [c.strip() for c in columns.split(",")] if columns else [c for c in ref_frame.columns if c in cur_frame.columns]
+    selected = (
+        [c.strip() for c in columns.split(",")]
+        if columns
+        else [c for c in ref_frame.columns if c in cur_frame.columns]
+    )
     report = drift(ref_frame, cur_frame, columns=selected)
-    rows = [(c.column, c.test, c.statistic, c.p_value, c.effect_size, c.status) for c in report.columns]
-    table(f"drift of {current} against {reference}", ["column", "test", "statistic", "p-value", "effect", "status"], rows)
+    rows = [
+        (c.column, c.test, c.statistic, c.p_value, c.effect_size, c.status)
+        for c in report.columns
+    ]
+    table(
+        f"drift of {current} against {reference}",
+        ["column", "test", "statistic", "p-value", "effect", "status"],
+        rows,
+    )
     console.print(f"drift share {report.share:.2f}; data set drifted: {report.drifted}")
     if html:
         console.print(f"HTML report: {report.to_html(html)}")

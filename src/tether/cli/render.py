@@ -41,5 +41,7 @@ def print_json(data: Any) -> None:
 def check_format(value: str, allowed: Sequence[str]) -> str:
     """Reject an output format that is not one of ``allowed``."""
     if value not in allowed:
-        raise typer.BadParameter(f"invalid format {value!r}; use one of: {', '.join(allowed)}")
+        raise typer.BadParameter(
+            f"invalid format {value!r}; use one of: {', '.join(allowed)}"
+        )
     return value

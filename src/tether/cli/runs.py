@@ -11,7 +11,9 @@ app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 
 @app.command("list")
 def list_runs(
-    experiment: str | None = typer.Option(None, "--experiment", "-e", help="Only runs of this experiment."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", "-e", help="Only runs of this experiment."
+    ),
     limit: int = typer.Option(50, help="Maximum number of runs to show."),
 ) -> None:
     """List runs, newest first."""
@@ -19,7 +21,14 @@ def list_runs(
 
     records = get_store().list_runs(experiment=experiment, limit=limit)
     rows = [
-        (r.id, r.experiment, r.name, r.kind, r.status + (" (cached)" if r.cached_from else ""), r.start_time.strftime("%Y-%m-%d %H:%M:%S"))
+        (
+            r.id,
+            r.experiment,
+            r.name,
+            r.kind,
+            r.status + (" (cached)" if r.cached_from else ""),
+            r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
         for r in records
     ]
     table("runs", ["id", "experiment", "name", "kind", "status", "started (UTC)"], rows)
@@ -45,9 +54,16 @@ def show_run(
     git = record.source.get("git", {})
     console.print(f"[bold]{record.name}[/] {record.id}  {record.kind}  {record.status}")
     console.print(f"experiment {record.experiment}  parent {record.parent_id or '-'}")
-    console.print(f"commit {git.get('commit') or '-'}  dirty {git.get('dirty')}  entry point {record.source.get('entry_point')}")
+    console.print(
+        f"commit {git.get('commit') or '-'}  dirty {git.get('dirty')}  "
+        f"entry point {record.source.get('entry_point')}"
+    )
     if record.error:
         console.print(f"[red]error[/] {record.error}")
     table("params", ["key", "value"], sorted(record.params.items()))
     table("metrics", ["key", "latest value"], sorted(record.metrics.items()))
-    table("artifacts", ["path", "role", "digest", "size"], [(a.path, a.role, a.digest[:16], a.size) for a in artifacts])
+    table(
+        "artifacts",
+        ["path", "role", "digest", "size"],
+        [(a.path, a.role, a.digest[:16], a.size) for a in artifacts],
+    )

@@ -6,10 +6,16 @@ import typer
 
 
 def serve_command(
-    uri: str = typer.Argument(..., help="The model to serve, e.g. models:/flight-delay@champion."),
+    uri: str = typer.Argument(
+        ..., help="The model to serve, e.g. models:/flight-delay@champion."
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="TCP port to listen on."),
-    log_predictions: bool = typer.Option(True, "--log-predictions/--no-log-predictions", help="Write every prediction to the prediction log."),
+    log_predictions: bool = typer.Option(
+        True,
+        "--log-predictions/--no-log-predictions",
+        help="Write every prediction to the prediction log.",
+    ),
 ) -> None:
     """Serve a model: POST /predict, POST /invocations, GET /health."""
     import logging

@@ -23,11 +23,11 @@ _LAZY = {
     "register": "tether.data.versions",
     "load": "tether.data.versions",
     "resolve": "tether.data.versions",
-    "profile": "tether.data.profile",
+    "profile": "tether.data.profiles",
     "QualityReport": "tether.data.quality",
     "Suite": "tether.data.quality",
     "validate": "tether.data.quality",
-    "split": "tether.data.split",
+    "split": "tether.data.splits",
 }
 
 

@@ -26,7 +26,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from tether.data.profile import TYPES, column_type, json_safe
+from tether.data.profiles import TYPES, column_type, json_safe
 from tether.errors import ConfigError, DataError, QualityCheckError
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 Severity = Literal["error", "warning"]
 
 DTYPE_KINDS = (*TYPES, "number")
-"""Kinds a :func:`dtype` check accepts: the :data:`~tether.data.profile.TYPES`
+"""Kinds a :func:`dtype` check accepts: the :data:`~tether.data.profiles.TYPES`
 vocabulary, plus ``"number"`` for integer or float."""
 
 MAX_EXAMPLES = 5
@@ -174,7 +174,7 @@ class ColumnsPresentCheck(Check):
 
 @dataclass(frozen=True, kw_only=True)
 class DtypeCheck(ColumnCheck):
-    """Fails when the column's type (as :func:`~tether.data.profile.schema_of`
+    """Fails when the column's type (as :func:`~tether.data.profiles.schema_of`
     names it) is not ``kind``; ``"number"`` accepts integer and float."""
 
     kind: str
@@ -378,7 +378,7 @@ def dtype(column: str, kind: str, *, severity: Severity = "error") -> Check:
         column: The column name.
         kind: One of integer, float, number (integer or float), boolean,
             string, datetime, category, other, as
-            :func:`~tether.data.profile.schema_of` names types.
+            :func:`~tether.data.profiles.schema_of` names types.
         severity: ``"error"`` or ``"warning"``.
     """
     return DtypeCheck(column=column, kind=kind, severity=severity)

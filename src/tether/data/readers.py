@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tether.errors import DataError
 
@@ -51,7 +51,9 @@ def read_table(path: str | Path, media_type: str | None = None) -> pd.DataFrame:
             return pd.read_json(path)
         if media_type == "application/x-ndjson":
             return pd.read_json(path, lines=True)
-        compression = "zip" if media_type == "application/zip" else None
+        compression: Literal["zip"] | None = (
+            "zip" if media_type == "application/zip" else None
+        )
         return pd.read_csv(path, compression=compression, low_memory=False)
     except PermissionError as exc:
         raise DataError(

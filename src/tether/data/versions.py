@@ -8,16 +8,15 @@ unchanged content again returns the latest version and copies nothing.
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tether.artifacts import get_objects
 from tether.artifacts.materializers import PARQUET, to_bytes
-from tether.data.profile import profile as profile_of
-from tether.data.profile import schema_of
+from tether.data.profiles import profile as profile_of
+from tether.data.profiles import schema_of
 from tether.data.readers import media_type_of, read_table
 from tether.errors import ConfigError
 from tether.store import get_store
@@ -139,7 +138,9 @@ def _frame_from_bytes(data: bytes, media_type: str) -> pd.DataFrame:
         return pd.read_json(buffer)
     if media_type == "application/x-ndjson":
         return pd.read_json(buffer, lines=True)
-    compression = "zip" if media_type == "application/zip" else None
+    compression: Literal["zip"] | None = (
+        "zip" if media_type == "application/zip" else None
+    )
     return pd.read_csv(buffer, compression=compression, low_memory=False)
 
 

@@ -8,7 +8,6 @@ carries on.
 from __future__ import annotations
 
 import functools
-import os
 import platform
 import re
 import subprocess
@@ -55,7 +54,11 @@ def git_state(cwd: str | Path | None = None) -> GitState:
     branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
     remote = _git(["config", "--get", "remote.origin.url"], cwd)
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd) or ""
-    diff = _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], cwd) or "" if commit else ""
+    diff = (
+        _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], cwd) or ""
+        if commit
+        else ""
+    )
     return GitState(
         commit=commit,
         branch=branch,
@@ -102,7 +105,7 @@ def entry_point() -> str:
     if spec is not None and spec.name not in ("__main__", None):
         return f"python -m {spec.name}"
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
-    return os.path.basename(argv0) if argv0.endswith("tether") else argv0
+    return Path(argv0).name if argv0.endswith("tether") else argv0
 
 
 def _git(args: list[str], cwd: str) -> str | None:

@@ -77,13 +77,21 @@ class Walker:
             node.repeated = (kind, entity_id) in self.seen
             return node
         self.seen.add((kind, entity_id))
-        parent_run = self.store.get_run(entity_id).parent_id if kind == "run" else consumer_parent
+        parent_run = (
+            self.store.get_run(entity_id).parent_id
+            if kind == "run"
+            else consumer_parent
+        )
         for edge in self._parents(kind, entity_id, consumer_parent):
-            child = self.upstream(edge.src_kind, edge.src_id, edge.relation, depth + 1, parent_run)
+            child = self.upstream(
+                edge.src_kind, edge.src_id, edge.relation, depth + 1, parent_run
+            )
             node.children.append(child)
         return node
 
-    def _parents(self, kind: str, entity_id: str, consumer_parent: str | None) -> list[Edge]:
+    def _parents(
+        self, kind: str, entity_id: str, consumer_parent: str | None
+    ) -> list[Edge]:
         edges = self.store.edges_into(kind, entity_id)
         producers = [e for e in edges if e.src_kind == "run"]
         if len(producers) <= 1:
@@ -91,10 +99,15 @@ class Walker:
         chosen = self._choose_producer(producers, consumer_parent)
         return [e for e in edges if e.src_kind != "run" or e is chosen]
 
-    def _choose_producer(self, producers: list[Edge], consumer_parent: str | None) -> Edge:
+    def _choose_producer(
+        self, producers: list[Edge], consumer_parent: str | None
+    ) -> Edge:
         """Prefer the producer in the consumer's pipeline run, else the first one."""
         for edge in producers:
-            if consumer_parent and self.store.get_run(edge.src_id).parent_id == consumer_parent:
+            if (
+                consumer_parent
+                and self.store.get_run(edge.src_id).parent_id == consumer_parent
+            ):
                 return edge
         return producers[0]
 
@@ -114,7 +127,11 @@ class Walker:
             (v for v in self.store.list_model_versions() if v.id == entity_id), None
         )
         if record is None:
-            raise NotFoundError(f"model version {entity_id} not found", kind="model_version", name=entity_id)
+            raise NotFoundError(
+                f"model version {entity_id} not found",
+                kind="model_version",
+                name=entity_id,
+            )
         details = {
             "uri": record.uri,
             "aliases": list(record.aliases),
@@ -141,10 +158,19 @@ class Walker:
             "metrics": run.metrics,
             "git": git,
             "entry_point": run.source.get("entry_point"),
-            "environment": {k: env.get(k) for k in ("python", "platform", "packages_digest", "package_count")},
+            "environment": {
+                k: env.get(k)
+                for k in ("python", "platform", "packages_digest", "package_count")
+            },
             "source_artifacts": run.source.get("artifacts", {}),
         }
-        return Node("run", entity_id, f"{run.kind} run {run.name} ({entity_id})", relation, details)
+        return Node(
+            "run",
+            entity_id,
+            f"{run.kind} run {run.name} ({entity_id})",
+            relation,
+            details,
+        )
 
     def _dataset_version(self, entity_id: str, relation: str) -> Node:
         record = self.store.dataset_version_by_id(entity_id)

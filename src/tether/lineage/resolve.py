@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tether.errors import InvalidURIError
+from tether.errors import ConfigError, InvalidURIError
 from tether.lineage.graph import Node, upstream
 from tether.store import get_store
 from tether.uris import parse_dataset_uri, parse_model_uri, parse_run_uri
@@ -13,16 +13,32 @@ def upstream_of(uri: str) -> Node:
     store = get_store()
     if uri.startswith("models:/"):
         ref = parse_model_uri(uri)
-        version = ref.version if ref.version is not None else store.resolve_alias(ref.name, str(ref.alias))
-        return upstream(store, "model_version", store.get_model_version(ref.name, version).id)
+        version = (
+            ref.version
+            if ref.version is not None
+            else store.resolve_alias(ref.name, str(ref.alias))
+        )
+        return upstream(
+            store, "model_version", store.get_model_version(ref.name, version).id
+        )
     if uri.startswith("datasets:/"):
         dataset = parse_dataset_uri(uri)
         number = int(dataset.ref) if dataset.ref and dataset.ref.isdigit() else None
-        return upstream(store, "dataset_version", store.get_dataset_version(dataset.name, number).id)
+        if dataset.ref and number is None:
+            raise ConfigError(
+                f"dataset tags are not supported yet in {uri!r}; "
+                "use datasets:/NAME@VERSION",
+                setting="uri",
+                value=uri,
+            )
+        return upstream(
+            store, "dataset_version", store.get_dataset_version(dataset.name, number).id
+        )
     if uri.startswith("runs:/"):
         run = store.get_run(parse_run_uri(uri).run_id)
         return upstream(store, "run", run.id)
     raise InvalidURIError(
-        f"invalid URI {uri!r}; use models:/NAME@ALIAS, models:/NAME/VERSION, datasets:/NAME@VERSION or runs:/RUN_ID",
+        f"invalid URI {uri!r}; use models:/NAME@ALIAS, models:/NAME/VERSION, "
+        "datasets:/NAME@VERSION or runs:/RUN_ID",
         uri=uri,
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.artifacts import get_objects
-from tether.errors import ConfigError
+from tether.errors import ConfigError, InvalidURIError
 from tether.models.flavors import sklearn as sklearn_flavor
 from tether.store import get_store
 from tether.store.records import Edge, ModelVersionRecord
@@ -23,16 +23,16 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from tether.models.signature import Signature
     from tether.active import RunLike as Run
+    from tether.models.signature import Signature
 
 logger = logging.getLogger(__name__)
 
 ModelVersion = ModelVersionRecord
 MODEL_FILE = "model.skops"
 META_FILE = "tether-model.json"
-# Parquet, not JSON: pandas writes JSON floats with at most 15 significant digits,
-# so a JSON example would not read back equal to the frame that was registered.
+# Parquet, because pandas writes JSON floats with at most 15 decimal places (10 by
+# default), so a JSON example would not read back equal to the registered frame.
 EXAMPLE_FILE = "input_example.parquet"
 
 
@@ -52,26 +52,37 @@ def register_model(
     version records the flavor, the file digests, the package pins it needs
     and the run that made it.
     """
-    from tether.models.signature import infer_signature
     from tether.active import current
+    from tether.models.signature import infer_signature
 
     _check_sklearn(model)
+    _check_uri_part(name, f"models:/{name}/1", "model name")
     run = run or current()
     if signature is None and input_example is not None:
         signature = infer_signature(input_example)
     with tempfile.TemporaryDirectory(prefix="tether-model-") as folder:
         files = _write_model_folder(Path(folder), model, signature, input_example)
         blob = get_objects().put_dir(folder)
-    details = {"files": files, "training_run_id": training_run_id or (run.id if run else None),
-               "python": platform.python_version(), "requirements": sklearn_flavor.requirements(),
-               "estimator": type(model).__qualname__}
+    details = {
+        "files": files,
+        "training_run_id": training_run_id or (run.id if run else None),
+        "python": platform.python_version(),
+        "requirements": sklearn_flavor.requirements(),
+        "estimator": type(model).__qualname__,
+    }
     record = get_store().add_model_version(
-        name, run_id=run.id if run else None, flavor="sklearn", artifact_digest=blob.digest,
-        signature=signature.to_dict() if signature else None, metrics=dict(metrics or {}),
+        name,
+        run_id=run.id if run else None,
+        flavor="sklearn",
+        artifact_digest=blob.digest,
+        signature=signature.to_dict() if signature else None,
+        metrics=dict(metrics or {}),
         details=details,
     )
     if run is not None:
-        get_store().add_edge(Edge("run", run.id, "model_version", record.id, "produced"))
+        get_store().add_edge(
+            Edge("run", run.id, "model_version", record.id, "produced")
+        )
     logger.info("registered %s from run %s", record.uri, run.id if run else None)
     return record
 
@@ -79,7 +90,12 @@ def register_model(
 def set_alias(name: str, alias: str, version: int) -> None:
     """Point ``alias`` (e.g. ``champion``) at version ``version`` of model ``name``."""
     if alias.isdigit():
-        raise ConfigError(f"invalid alias {alias!r}; an alias cannot be a number", setting="alias", value=alias)
+        raise ConfigError(
+            f"invalid alias {alias!r}; an alias cannot be a number",
+            setting="alias",
+            value=alias,
+        )
+    _check_uri_part(alias, f"models:/m@{alias}", "alias")
     get_store().set_alias(name, alias, version)
 
 
@@ -87,7 +103,11 @@ def get_version(uri: str) -> ModelVersionRecord:
     """Return the model version a ``models:/`` URI points at."""
     ref = parse_model_uri(uri)
     store = get_store()
-    version = ref.version if ref.version is not None else store.resolve_alias(ref.name, str(ref.alias))
+    version = (
+        ref.version
+        if ref.version is not None
+        else store.resolve_alias(ref.name, str(ref.alias))
+    )
     return store.get_model_version(ref.name, version)
 
 
@@ -120,7 +140,9 @@ class LoadedModel:
 
         if not hasattr(self.estimator, "predict_proba"):
             return None
-        probabilities: np.ndarray = self.estimator.predict_proba(enforce(self.signature, frame))
+        probabilities: np.ndarray = self.estimator.predict_proba(
+            enforce(self.signature, frame)
+        )
         return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
 
 
@@ -130,12 +152,23 @@ def load(uri: str, *, trusted: Sequence[str] = ()) -> LoadedModel:
 
     record = get_version(uri)
     objects = get_objects()
-    files = {entry["path"]: entry["digest"] for entry in objects.manifest(record.artifact_digest)}
-    estimator = sklearn_flavor.loads_estimator(objects.read_bytes(files[MODEL_FILE]), trusted=trusted)
+    files = {
+        entry["path"]: entry["digest"]
+        for entry in objects.manifest(record.artifact_digest)
+    }
+    estimator = sklearn_flavor.loads_estimator(
+        objects.read_bytes(files[MODEL_FILE]), trusted=trusted
+    )
     signature = Signature.from_dict(record.signature) if record.signature else None
     if signature is None:
-        raise ConfigError(f"{record.uri} has no signature; register it with an input example", setting="uri", value=uri)
-    return LoadedModel(uri, record.name, str(record.version), record, estimator, signature)
+        raise ConfigError(
+            f"{record.uri} has no signature; register it with an input example",
+            setting="uri",
+            value=uri,
+        )
+    return LoadedModel(
+        uri, record.name, str(record.version), record, estimator, signature
+    )
 
 
 def input_example(record: ModelVersionRecord) -> pd.DataFrame | None:
@@ -143,7 +176,10 @@ def input_example(record: ModelVersionRecord) -> pd.DataFrame | None:
     import pandas as pd
 
     objects = get_objects()
-    files = {entry["path"]: entry["digest"] for entry in objects.manifest(record.artifact_digest)}
+    files = {
+        entry["path"]: entry["digest"]
+        for entry in objects.manifest(record.artifact_digest)
+    }
     if EXAMPLE_FILE not in files:
         return None
     return pd.read_parquet(io.BytesIO(objects.read_bytes(files[EXAMPLE_FILE])))
@@ -153,13 +189,30 @@ def _write_model_folder(
     folder: Path, model: Any, signature: Signature | None, example: pd.DataFrame | None
 ) -> dict[str, str]:
     (folder / MODEL_FILE).write_bytes(sklearn_flavor.dumps_estimator(model))
-    meta = {"flavor": "sklearn", "file": MODEL_FILE, "signature": signature.to_dict() if signature else None}
+    meta = {
+        "flavor": "sklearn",
+        "file": MODEL_FILE,
+        "signature": signature.to_dict() if signature else None,
+    }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
     if example is not None:
         example.to_parquet(folder / EXAMPLE_FILE, engine="pyarrow", index=False)
     from tether.artifacts.digest import digest_file
 
     return {p.name: digest_file(p) for p in sorted(folder.iterdir())}
+
+
+def _check_uri_part(value: str, uri: str, what: str) -> None:
+    """Raise ConfigError when ``value`` makes the model URI ``uri`` invalid."""
+    try:
+        parse_model_uri(uri)
+    except InvalidURIError:
+        raise ConfigError(
+            f"invalid {what} {value!r}; use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit",
+            setting=what,
+            value=value,
+        ) from None
 
 
 def _check_sklearn(model: Any) -> None:

@@ -17,9 +17,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ColumnDrift": "tether.monitoring.drift",
-    "DriftReport": "tether.monitoring.drift",
-    "drift": "tether.monitoring.drift",
+    "ColumnDrift": "tether.monitoring.drift_detection",
+    "DriftReport": "tether.monitoring.drift_detection",
+    "drift": "tether.monitoring.drift_detection",
     "calibration_table": "tether.monitoring.performance",
     "classification_metrics": "tether.monitoring.performance",
     "MonitoringReport": "tether.monitoring.report",

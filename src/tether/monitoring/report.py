@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from tether.errors import ConfigError, DataError
 from tether.monitoring import svg
-from tether.monitoring.drift import (
+from tether.monitoring.drift_detection import (
     CATEGORICAL_EFFECT_METRIC,
     CATEGORICAL_MIN_EFFECT,
     DEFAULT_ALPHA,
@@ -221,7 +221,7 @@ def build_report(
         alpha: Family-wise significance level per window (Bonferroni).
         share_threshold: Share of drifted features that marks a window drifted.
         min_effect: Minimum effect size for drift. None uses the defaults of
-            :func:`tether.monitoring.drift.drift`.
+            :func:`tether.monitoring.drift_detection.drift`.
 
     Returns:
         The report, to write with ``to_html`` or ``to_json``.

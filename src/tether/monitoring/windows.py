@@ -15,14 +15,23 @@ if TYPE_CHECKING:
 FREQUENCIES = {"hour": "h", "day": "D", "month": "M"}
 
 
-def by_time(frame: pd.DataFrame, column: str, every: str = "month") -> dict[str, pd.DataFrame]:
+def by_time(
+    frame: pd.DataFrame, column: str, every: str = "month"
+) -> dict[str, pd.DataFrame]:
     """Split ``frame`` into windows of ``every`` (hour, day or month) on ``column``."""
     import pandas as pd
 
     if every not in FREQUENCIES:
-        raise ConfigError(f"invalid window {every!r}; use one of: {', '.join(FREQUENCIES)}", setting="window", value=every)
+        raise ConfigError(
+            f"invalid window {every!r}; use one of: {', '.join(FREQUENCIES)}",
+            setting="window",
+            value=every,
+        )
     if column not in frame.columns:
-        raise DataError(f"window column {column!r} is not in the logged data; columns: {', '.join(map(str, frame.columns))}")
+        raise DataError(
+            f"window column {column!r} is not in the logged data; "
+            f"columns: {', '.join(map(str, frame.columns))}"
+        )
     times = pd.to_datetime(frame[column], utc=True, errors="coerce")
     periods = times.dt.tz_localize(None).dt.to_period(FREQUENCIES[every])
     windows = {}
@@ -31,13 +40,23 @@ def by_time(frame: pd.DataFrame, column: str, every: str = "month") -> dict[str,
     return windows
 
 
-def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, *, key: str, label: str) -> pd.DataFrame:
+def join_labels(
+    predictions: pd.DataFrame, labels: pd.DataFrame, *, key: str, label: str
+) -> pd.DataFrame:
     """Attach ground truth to logged predictions by a key column (left join)."""
-    for name, frame, column in (("predictions", predictions, key), ("labels", labels, key), ("labels", labels, label)):
+    for name, frame, column in (
+        ("predictions", predictions, key),
+        ("labels", labels, key),
+        ("labels", labels, label),
+    ):
         if column not in frame.columns:
-            raise DataError(f"column {column!r} is missing from the {name}; cannot join ground truth")
+            raise DataError(
+                f"column {column!r} is missing from the {name}; cannot join ground truth"
+            )
     truth = labels[[key, label]].drop_duplicates(subset=key, keep="last")
-    return predictions.drop(columns=[label], errors="ignore").merge(truth, on=key, how="left")
+    return predictions.drop(columns=[label], errors="ignore").merge(
+        truth, on=key, how="left"
+    )
 
 
 def monitor_predictions(
@@ -58,9 +77,17 @@ def monitor_predictions(
 
     windows = by_time(predictions, time_column, every)
     if not windows:
-        raise DataError("no logged predictions to monitor; send requests to the served model first")
+        raise DataError(
+            "no logged predictions to monitor; send requests to the served model first"
+        )
     return build_report(
-        reference, windows, columns=list(features), categorical=categorical,
-        label_column=label_column, score_column=score_column,
-        prediction_column=score_column, reference_performance=reference_performance, title=title,
+        reference,
+        windows,
+        columns=list(features),
+        categorical=categorical,
+        label_column=label_column,
+        score_column=score_column,
+        prediction_column=score_column,
+        reference_performance=reference_performance,
+        title=title,
     )

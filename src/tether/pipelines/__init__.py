@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tether.pipelines.context import StepEvent, origin_of
-from tether.pipelines.pipeline import Pipeline, pipeline
-from tether.pipelines.step import CacheWarning, step
+from tether.pipelines.pipeline_run import Pipeline, pipeline
+from tether.pipelines.step_run import CacheWarning, step
 
 __all__ = ["CacheWarning", "Pipeline", "StepEvent", "origin_of", "pipeline", "step"]

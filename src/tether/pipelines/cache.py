@@ -16,9 +16,9 @@ from typing import Any
 from tether.artifacts import get_objects
 from tether.artifacts.digest import digest_bytes
 from tether.artifacts.materializers import NotMaterializableError, is_json
-from tether.pipelines.values import load, save, to_bytes
 from tether.pipelines import context as ctx
 from tether.pipelines.code import code_digest
+from tether.pipelines.values import load, save, to_bytes
 from tether.store import get_store
 from tether.store.records import ArtifactRecord, Edge
 from tether.tracking.run import FINISHED, Run, start_run
@@ -37,7 +37,9 @@ class CacheKey:
     problem: str = ""
 
 
-def build_key(fn: Callable[..., Any], arguments: dict[str, Any], *, exclude: tuple[str, ...] = ()) -> CacheKey:
+def build_key(
+    fn: Callable[..., Any], arguments: dict[str, Any], *, exclude: tuple[str, ...] = ()
+) -> CacheKey:
     """Build the cache key of calling ``fn`` with ``arguments``."""
     params: dict[str, Any] = {}
     inputs: dict[str, str] = {}
@@ -73,12 +75,18 @@ def link_inputs(run: Run, arguments: dict[str, Any]) -> None:
         if is_json(value) and ctx.origin_of(value) is None
     }
     if params:
-        run.log_params({k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()})
+        run.log_params(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+        )
     for name, value in arguments.items():
         origin = ctx.origin_of(value)
         if origin is None:
             continue
-        run.record_artifact(ArtifactRecord(run.id, f"inputs/{name}", origin.digest, 0, origin.kind, False, "input"))
+        run.record_artifact(
+            ArtifactRecord(
+                run.id, f"inputs/{name}", origin.digest, 0, origin.kind, False, "input"
+            )
+        )
         run.link(Edge("artifact", origin.digest, "run", run.id, "input"))
 
 
@@ -92,8 +100,13 @@ def store_outputs(run: Run, value: Any) -> bool:
         except NotMaterializableError:
             return False
         record = ArtifactRecord(
-            run.id, f"outputs/{index}", stored.blob.digest, stored.blob.size,
-            stored.blob.media_type, False, "output",
+            run.id,
+            f"outputs/{index}",
+            stored.blob.digest,
+            stored.blob.size,
+            stored.blob.media_type,
+            False,
+            "output",
         )
         run.record_artifact(record)
         run.link(Edge("run", run.id, "artifact", stored.blob.digest, "output"))
@@ -103,7 +116,9 @@ def store_outputs(run: Run, value: Any) -> bool:
     return True
 
 
-def restore_outputs(step_name: str, key: CacheKey, arguments: dict[str, Any]) -> tuple[str, str, Any] | None:
+def restore_outputs(
+    step_name: str, key: CacheKey, arguments: dict[str, Any]
+) -> tuple[str, str, Any] | None:
     """Serve a step call from cache: record a cached run and return its outputs.
 
     Returns the new run id, the id of the run the outputs came from and the
@@ -129,12 +144,26 @@ def restore_outputs(step_name: str, key: CacheKey, arguments: dict[str, Any]) ->
 
 
 def _copy_outputs(
-    run: Run, source_id: str, artifacts: dict[str, ArtifactRecord], items: list[Any], described: list[dict[str, str]]
+    run: Run,
+    source_id: str,
+    artifacts: dict[str, ArtifactRecord],
+    items: list[Any],
+    described: list[dict[str, str]],
 ) -> None:
     store = run.store
     for path, record in artifacts.items():
         if record.role in ("output", "meta") or path == OUTPUTS_FILE:
-            run.record_artifact(ArtifactRecord(run.id, path, record.digest, record.size, record.media_type, record.is_dir, record.role))
+            run.record_artifact(
+                ArtifactRecord(
+                    run.id,
+                    path,
+                    record.digest,
+                    record.size,
+                    record.media_type,
+                    record.is_dir,
+                    record.role,
+                )
+            )
     for edge in store.edges_from("run", source_id):
         run.link(Edge("run", run.id, edge.dst_kind, edge.dst_id, edge.relation))
     for edge in store.edges_into("run", source_id):

@@ -1,9 +1,10 @@
 """Digest of a step's code: its source and the project functions it calls.
 
 Functions defined in the user's project (not the standard library or an
-installed package) that the step references by name are followed
-transitively, so editing a helper invalidates the cache of every step that
-calls it. Library code is covered by the package versions in the key.
+installed package) are followed transitively when the step references them
+by name or as an attribute of a project module (``features.prepare``). So
+editing a helper invalidates the cache of every step that calls it. Library
+code is covered by the package versions in the key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any
 from tether.artifacts.digest import digest_bytes
 
 _LIBRARY_ROOTS = tuple(
-    {sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    {
+        sysconfig.get_paths()[name]
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
 )
 
 
@@ -47,9 +51,23 @@ def _collect(function: Any, sources: dict[str, str]) -> None:
 
 def _referenced_functions(function: types.FunctionType) -> list[Any]:
     names = set(_names(function.__code__))
+    return _lookup(function.__globals__, names, set())
+
+
+def _lookup(namespace: dict[str, Any], names: set[str], visited: set[str]) -> list[Any]:
+    """Find the functions named in ``names``, also inside the project modules found.
+
+    Attribute names are in ``co_names`` too, so a project module found here
+    is searched for the same names: ``features.prepare`` yields ``prepare``.
+    """
     found = []
     for ref in names:
-        value = function.__globals__.get(ref)
+        value = namespace.get(ref)
+        if isinstance(value, types.ModuleType):
+            if value.__name__ not in visited and _is_project_module(value):
+                visited.add(value.__name__)
+                found.extend(_lookup(vars(value), names, visited))
+            continue
         if value is None:
             continue
         target = getattr(value, "__wrapped__", value)
@@ -64,6 +82,13 @@ def _names(code: types.CodeType) -> list[str]:
         if isinstance(const, types.CodeType):
             names.extend(_names(const))
     return names
+
+
+def _is_project_module(module: types.ModuleType) -> bool:
+    filename = getattr(module, "__file__", None)
+    if filename is None or module.__name__.split(".")[0] == "tether":
+        return False
+    return not str(filename).startswith(_LIBRARY_ROOTS)
 
 
 def _is_project_code(function: types.FunctionType) -> bool:

@@ -54,7 +54,15 @@ class PipelineContext:
     origins: dict[int, Origin] = field(default_factory=dict)
 
     def remember(self, value: Any, origin: Origin) -> None:
-        """Record which step made ``value``; the value is kept alive meanwhile."""
+        """Record which step made ``value``; the value is kept alive meanwhile.
+
+        Scalars are not recorded, because Python shares one object among equal
+        small ints, strings and None, so their identity does not name a step.
+        """
+        # NOTE: a scalar passed from one step to the next is therefore logged
+        # as a param of the consumer, with no lineage edge to its producer.
+        if value is None or isinstance(value, (bool, int, float, str, bytes)):
+            return
         self.origins[id(value)] = origin
 
     def origin(self, value: Any) -> Origin | None:

@@ -62,9 +62,14 @@ class ServedModel(Protocol):
         signature: Input columns that every request must satisfy.
     """
 
-    uri: str
-    version: str | None
-    signature: Signature
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def version(self) -> str | None: ...
+
+    @property
+    def signature(self) -> Signature: ...
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Return one prediction per row of a frame that satisfies the signature."""

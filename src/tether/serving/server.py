@@ -29,7 +29,9 @@ def check_port(host: str, port: int) -> None:
                     f"port {port} on {host} is already in use; stop the other server "
                     "or pick another port with --port"
                 ) from exc
-            raise ServingError(f"cannot listen on {host}:{port}: {exc.strerror}; check --host") from exc
+            raise ServingError(
+                f"cannot listen on {host}:{port}: {exc.strerror}; check --host"
+            ) from exc
 
 
 def serve(
@@ -53,15 +55,25 @@ def serve(
     model = load(uri)
     prediction_logger = None
     if log_predictions:
-        folder = prediction_folder(resolve().predictions_dir, model.name, int(model.version))
+        folder = prediction_folder(
+            resolve().predictions_dir, model.name, int(model.version)
+        )
         store = get_store()
         prediction_logger = PredictionLogger(
-            folder, model_uri=uri, model_version=model.version,
-            on_flush=lambda path, rows: store.add_prediction_log(model.name, int(model.version), str(path), rows),
+            folder,
+            model_uri=uri,
+            model_version=model.version,
+            on_flush=lambda path, rows: store.add_prediction_log(
+                model.name, int(model.version), str(path), rows
+            ),
         )
     app = create_app(model, prediction_logger=prediction_logger)
-    config = uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level="info")
-    logger.info("serving %s (version %s) on http://%s:%s", uri, model.version, host, port)
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=access_log, log_level="info"
+    )
+    logger.info(
+        "serving %s (version %s) on http://%s:%s", uri, model.version, host, port
+    )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
     # for the previous handler; this handler turns it into a clean exit.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -66,6 +66,8 @@ class DatasetOps:
                 return self.get_dataset_version(name, number), True
             except IntegrityError:
                 latest = self.latest_dataset_version(name)
+                if latest is not None and latest.digest == digest:
+                    return latest, False  # the other writer registered this content
         raise RuntimeError(f"could not allocate a version number for dataset {name!r}")
 
     def get_dataset_version(

@@ -135,7 +135,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps):
         batch = list(points)
         if not batch:
             return
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "run_id": run_id,
                 "key": p.key,
@@ -284,7 +284,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps):
         query = (
             select(t.runs.c.id)
             .where(t.runs.c.cache_key == cache_key, t.runs.c.status == "FINISHED")
-            .order_by(t.runs.c.start_time.desc())
+            .order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc())
             .limit(1)
         )
         with self.engine.connect() as conn:
@@ -340,8 +340,8 @@ def _without_nul(kind: str, key: str, text_value: str) -> str:
         from tether.errors import ConfigError
 
         raise ConfigError(
-            f"{kind} {key!r} contains a NUL character (\\x00), which the store cannot "
-            "keep; remove it or log the value as an artifact",
+            f"{kind} {key!r} contains a NUL character (\\x00), which PostgreSQL cannot "
+            "store; remove it or log the value as an artifact",
             setting=key,
             value=text_value[:100],
         )
@@ -373,4 +373,4 @@ def _nan_if_null(value: float | None) -> float:
 
 def _pairs(conn: Any, table: Any, run_id: str) -> dict[str, Any]:
     query = select(table.c.key, table.c.value).where(table.c.run_id == run_id)
-    return {key: value for key, value in conn.execute(query)}
+    return {row.key: row.value for row in conn.execute(query)}

@@ -45,7 +45,9 @@ def postgres_url() -> Iterator[str]:
     """
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set; set it to a PostgreSQL URL to run this test")
+        pytest.skip(
+            f"{POSTGRES_ENV} is not set; set it to a PostgreSQL URL to run this test"
+        )
     from sqlalchemy import create_engine, text
 
     schema = f"tether_test_{uuid.uuid4().hex[:12]}"
@@ -60,7 +62,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tether_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def store_url(
+    request: pytest.FixtureRequest, tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
     """The URL of an empty store: SQLite, then PostgreSQL when it is configured."""
     if request.param == "sqlite":
         url = f"sqlite:///{tether_home / 'tether.db'}"

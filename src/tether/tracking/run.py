@@ -12,11 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from tether import active
 from tether.artifacts import ObjectStore, get_objects
 from tether.errors import ConfigError, DataError
 from tether.store import SqlStore, get_store
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
-from tether import active
 from tether.tracking.output import OutputCapture
 from tether.tracking.writer import writer_for
 
@@ -78,7 +78,11 @@ class Run:
         self.store.log_params(self.id, params)
 
     def log_metric(
-        self, key: str, value: float, step: int | None = None, timestamp: float | None = None
+        self,
+        key: str,
+        value: float,
+        step: int | None = None,
+        timestamp: float | None = None,
     ) -> None:
         """Buffer one metric value; it reaches the store within a flush interval.
 
@@ -93,7 +97,9 @@ class Run:
         point = MetricPoint(key, number, int(step), timestamp or time.time())
         self._writer.add(self.id, point)
 
-    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int | None = None
+    ) -> None:
         """Buffer several metrics at the same step."""
         for key, value in metrics.items():
             self.log_metric(key, value, step=step)
@@ -115,16 +121,24 @@ class Run:
     # -- artifacts ----------------------------------------------------------
 
     def log_artifact(
-        self, local_path: str | Path, artifact_path: str | None = None, *, role: str = "artifact"
+        self,
+        local_path: str | Path,
+        artifact_path: str | None = None,
+        *,
+        role: str = "artifact",
     ) -> ArtifactRecord:
         """Store a file or a folder and record it under ``artifact_path``."""
         path = Path(local_path)
         if not path.exists():
-            raise DataError(f"cannot log artifact {path}: no such file or folder", source=str(path))
+            raise DataError(
+                f"cannot log artifact {path}: no such file or folder", source=str(path)
+            )
         if path.is_dir():
             blob = self.objects.put_dir(path)
         else:
-            media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            media_type = (
+                mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            )
             blob = self.objects.put_file(path, media_type)
         record = ArtifactRecord(
             run_id=self.id,
@@ -139,12 +153,18 @@ class Run:
         return record
 
     def log_bytes(
-        self, data: bytes, artifact_path: str, *, media_type: str = "application/octet-stream",
+        self,
+        data: bytes,
+        artifact_path: str,
+        *,
+        media_type: str = "application/octet-stream",
         role: str = "artifact",
     ) -> ArtifactRecord:
         """Store bytes as an artifact file."""
         blob = self.objects.put_bytes(data, media_type)
-        record = ArtifactRecord(self.id, artifact_path, blob.digest, blob.size, media_type, False, role)
+        record = ArtifactRecord(
+            self.id, artifact_path, blob.digest, blob.size, media_type, False, role
+        )
         self.store.log_artifact(record)
         return record
 
@@ -166,13 +186,17 @@ class Run:
     # -- data sets and models ------------------------------------------------
 
     def log_dataset(
-        self, data: pd.DataFrame | str | Path, name: str, *, role: str = "input", **kwargs: Any
+        self,
+        data: pd.DataFrame | str | Path,
+        name: str,
+        *,
+        role: str = "input",
+        **kwargs: Any,
     ) -> DatasetVersion:
         """Register ``data`` as a dataset version and link it to this run."""
         from tether.data.versions import register
 
-        version = register(name, data, run=self, role=role, **kwargs)
-        return version
+        return register(name, data, run=self, role=role, **kwargs)
 
     def log_model(self, model: Any, name: str, **kwargs: Any) -> ModelVersion:
         """Register ``model`` as a new version of model ``name`` made by this run."""
@@ -187,7 +211,11 @@ class Run:
     # -- ending ---------------------------------------------------------------
 
     def end(
-        self, status: str = FINISHED, *, error: str | None = None, cached_from: str | None = None
+        self,
+        status: str = FINISHED,
+        *,
+        error: str | None = None,
+        cached_from: str | None = None,
     ) -> None:
         """Flush, store captured output, and mark the run finished."""
         if self.status != "RUNNING":
@@ -205,9 +233,13 @@ class Run:
             return
         stdout, stderr = self._capture.stop()
         if stdout:
-            self.log_bytes(stdout.encode(), "logs/stdout.txt", media_type="text/plain", role="log")
+            self.log_bytes(
+                stdout.encode(), "logs/stdout.txt", media_type="text/plain", role="log"
+            )
         if stderr:
-            self.log_bytes(stderr.encode(), "logs/stderr.txt", media_type="text/plain", role="log")
+            self.log_bytes(
+                stderr.encode(), "logs/stderr.txt", media_type="text/plain", role="log"
+            )
 
     def __enter__(self) -> Run:
         return self
@@ -223,10 +255,14 @@ class Run:
         elif isinstance(exc, KeyboardInterrupt):
             self.end(KILLED, error="interrupted")
         else:
-            self.end(FAILED, error="".join(traceback.format_exception_only(exc)).strip())
+            self.end(
+                FAILED, error="".join(traceback.format_exception_only(exc)).strip()
+            )
 
     def __repr__(self) -> str:
-        return f"Run(id={self.id!r}, name={self.name!r}, experiment={self.experiment!r})"
+        return (
+            f"Run(id={self.id!r}, name={self.name!r}, experiment={self.experiment!r})"
+        )
 
 
 def start_run(
@@ -259,12 +295,22 @@ def start_run(
         source = parent.source if parent else capture_source(objects)
     run_name = name or Path(str(source.get("entry_point", "run"))).stem or "run"
     run_id = store.create_run(
-        experiment=experiment, name=run_name, kind=kind,
-        parent_id=parent.id if parent else None, source=source, cache_key=cache_key,
+        experiment=experiment,
+        name=run_name,
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        source=source,
+        cache_key=cache_key,
     )
     run = Run(
-        run_id, name=run_name, experiment=experiment, parent_id=parent.id if parent else None,
-        store=store, objects=objects, source=source, capture_output=capture_output,
+        run_id,
+        name=run_name,
+        experiment=experiment,
+        parent_id=parent.id if parent else None,
+        store=store,
+        objects=objects,
+        source=source,
+        capture_output=capture_output,
     )
     _record_source_artifacts(run)
     active.push(run)
@@ -274,14 +320,24 @@ def start_run(
 def _record_source_artifacts(run: Run) -> None:
     for path, digest in run.source.get("artifacts", {}).items():
         media_type = "text/x-diff" if path.endswith(".patch") else "text/plain"
-        run.record_artifact(ArtifactRecord(run.id, path, digest, 0, media_type, False, "source"))
+        run.record_artifact(
+            ArtifactRecord(run.id, path, digest, 0, media_type, False, "source")
+        )
 
 
 def _check_key(key: str, what: str) -> None:
     if not isinstance(key, str) or not key.strip():
-        raise ConfigError(f"invalid {what} key {key!r}; use a non-empty string", setting=what, value=key)
+        raise ConfigError(
+            f"invalid {what} key {key!r}; use a non-empty string",
+            setting=what,
+            value=key,
+        )
     if len(key) > 250:
-        raise ConfigError(f"{what} key {key[:40]!r}… is longer than 250 characters", setting=what, value=key)
+        raise ConfigError(
+            f"{what} key {key[:40]!r}… is longer than 250 characters",
+            setting=what,
+            value=key,
+        )
 
 
 def _as_float(key: str, value: Any) -> float:
@@ -292,4 +348,3 @@ def _as_float(key: str, value: Any) -> float:
             f"metric {key!r} must be a number, got {value!r}", setting=key, value=value
         ) from None
     return number if not math.isnan(number) else math.nan
-

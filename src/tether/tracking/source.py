@@ -6,7 +6,12 @@ import logging
 from typing import Any
 
 from tether.artifacts import ObjectStore
-from tether.lineage.capture import entry_point, environment, git_state, installed_packages
+from tether.lineage.capture import (
+    entry_point,
+    environment,
+    git_state,
+    installed_packages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -17,10 +22,18 @@ def capture_source(objects: ObjectStore) -> dict[str, Any]:
     env = environment()
     artifacts: dict[str, str] = {}
     if git.dirty and git.diff:
-        artifacts["code/diff.patch"] = objects.put_bytes(git.diff.encode(), "text/x-diff").digest
+        artifacts["code/diff.patch"] = objects.put_bytes(
+            git.diff.encode(), "text/x-diff"
+        ).digest
     packages = "\n".join(installed_packages()) + "\n"
-    artifacts["environment/requirements.txt"] = objects.put_bytes(packages.encode(), "text/plain").digest
+    artifacts["environment/requirements.txt"] = objects.put_bytes(
+        packages.encode(), "text/plain"
+    ).digest
     if git.error:
         logger.info("lineage: %s; recording the run without a commit", git.error)
-    source = {"entry_point": entry_point(), "git": git.to_dict(), "environment": env, "artifacts": artifacts}
-    return source
+    return {
+        "entry_point": entry_point(),
+        "git": git.to_dict(),
+        "environment": env,
+        "artifacts": artifacts,
+    }

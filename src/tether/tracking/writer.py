@@ -32,7 +32,10 @@ class MetricWriter:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="tether-metrics", daemon=True)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="tether-metrics", daemon=True
+        )
         self._thread.start()
         atexit.register(self.flush)
 
@@ -46,7 +49,26 @@ class MetricWriter:
             self._wake.set()
 
     def flush(self, run_id: str | None = None) -> None:
-        """Write queued points now: of one run, or of every run."""
+        """Write queued points now: of one run, or of every run.
+
+        Also waits for a batch that another thread took from the buffer and is
+        still writing. When a write fails, every point not yet written goes
+        back to the buffer and the error is raised.
+        """
+        # Taking the write lock first makes a concurrent flush wait for the
+        # batch already taken, so a run never ends before its points are stored.
+        with self._write_lock:
+            queued = self._take(run_id)
+            batches = [(rid, points) for rid, points in queued.items() if points]
+            for index, (rid, points) in enumerate(batches):
+                try:
+                    self._store.log_metrics(rid, points)
+                except Exception:
+                    for unwritten_id, unwritten in batches[index:]:
+                        self._requeue(unwritten_id, unwritten)
+                    raise
+
+    def _take(self, run_id: str | None) -> dict[str, list[MetricPoint]]:
         with self._lock:
             if run_id is None:
                 batches = dict(self._pending)
@@ -55,29 +77,32 @@ class MetricWriter:
             else:
                 batches = {run_id: self._pending.pop(run_id, [])}
                 self._count -= len(batches[run_id])
-        with self._write_lock:
-            for rid, points in batches.items():
-                if not points:
-                    continue
-                try:
-                    self._store.log_metrics(rid, points)
-                except Exception:
-                    self._requeue(rid, points)
-                    raise
+        return batches
 
     def _requeue(self, run_id: str, points: list[MetricPoint]) -> None:
         with self._lock:
             self._pending[run_id][:0] = points
             self._count += len(points)
 
+    def close(self) -> None:
+        """Write what is queued and stop the background thread."""
+        self._stopped.set()
+        self._wake.set()
+        self._thread.join()
+        self.flush()
+        atexit.unregister(self.flush)
+
     def _loop(self) -> None:
-        while True:
+        while not self._stopped.is_set():
             self._wake.wait(FLUSH_INTERVAL_SECONDS)
             self._wake.clear()
             try:
                 self.flush()
             except Exception:
-                logger.exception("writing buffered metrics failed; retrying in %ss", FLUSH_INTERVAL_SECONDS)
+                logger.exception(
+                    "writing buffered metrics failed; retrying in %ss",
+                    FLUSH_INTERVAL_SECONDS,
+                )
 
 
 _writers: dict[int, MetricWriter] = {}
@@ -95,9 +120,9 @@ def writer_for(store: SqlStore) -> MetricWriter:
 
 
 def reset_writers() -> None:
-    """Flush and forget every writer, e.g. before the store settings change."""
+    """Flush, stop and forget every writer, e.g. before the store settings change."""
     with _writers_lock:
         writers = list(_writers.values())
         _writers.clear()
     for writer in writers:
-        writer.flush()
+        writer.close()

@@ -26,7 +26,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from tether.data.profile import column_type
+from tether.data.profiles import column_type
 from tether.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)

@@ -51,7 +51,11 @@ def step(
         def call(*args: P.args, **kwargs: P.kwargs) -> R:
             bound = inspect.signature(fn).bind(*args, **kwargs)
             bound.apply_defaults()
-            return _run_step(fn, step_name, dict(bound.arguments), cache=cache, exclude=exclude)
+            arguments = dict(bound.arguments)
+            result: R = _run_step(
+                fn, step_name, arguments, cache=cache, exclude=exclude
+            )
+            return result
 
         call.__tether_step__ = step_name  # type: ignore[attr-defined]
         return call
@@ -60,13 +64,22 @@ def step(
 
 
 def _run_step(
-    fn: Callable[..., Any], step_name: str, arguments: dict[str, Any], *, cache: bool, exclude: tuple[str, ...]
+    fn: Callable[..., Any],
+    step_name: str,
+    arguments: dict[str, Any],
+    *,
+    cache: bool,
+    exclude: tuple[str, ...],
 ) -> Any:
     pipeline = ctx.current()
     reporter = pipeline.reporter if pipeline else ctx.log_reporter
     key = build_key(fn, arguments, exclude=exclude) if cache else None
     if key is not None and key.problem:
-        warnings.warn(f"step {step_name!r} is not cached: {key.problem}", CacheWarning, stacklevel=4)
+        warnings.warn(
+            f"step {step_name!r} is not cached: {key.problem}",
+            CacheWarning,
+            stacklevel=4,
+        )
     usable = key is not None and not key.problem and not (pipeline and pipeline.force)
     if usable and key is not None:
         cached = restore_outputs(step_name, key, arguments)
@@ -78,7 +91,11 @@ def _run_step(
 
 
 def _execute(
-    fn: Callable[..., Any], step_name: str, arguments: dict[str, Any], key: CacheKey | None, reporter: ctx.Reporter
+    fn: Callable[..., Any],
+    step_name: str,
+    arguments: dict[str, Any],
+    key: CacheKey | None,
+    reporter: ctx.Reporter,
 ) -> Any:
     from tether.pipelines.cache import link_inputs
 
@@ -100,7 +117,15 @@ def _execute(
             )
     except BaseException as exc:
         run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
-        reporter(ctx.StepEvent(step_name, "failed", run.id, time.perf_counter() - started, message=str(exc)))
+        reporter(
+            ctx.StepEvent(
+                step_name,
+                "failed",
+                run.id,
+                time.perf_counter() - started,
+                message=str(exc),
+            )
+        )
         raise
     run.end(FINISHED)
     reporter(ctx.StepEvent(step_name, "ran", run.id, time.perf_counter() - started))

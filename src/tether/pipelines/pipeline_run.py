@@ -27,7 +27,13 @@ class Pipeline(Generic[P, R]):
         >>> flights(max_depth=8)
     """
 
-    def __init__(self, function: Callable[P, R], *, name: str | None = None, experiment: str | None = None) -> None:
+    def __init__(
+        self,
+        function: Callable[P, R],
+        *,
+        name: str | None = None,
+        experiment: str | None = None,
+    ) -> None:
         self.function = function
         self.name = name or function.__name__
         self.experiment = experiment or self.name
@@ -35,7 +41,7 @@ class Pipeline(Generic[P, R]):
         self.last_run_id: str | None = None
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.run(*args, **kwargs)
+        return self._execute(args, kwargs, reporter=None, force=False)
 
     def run(
         self,
@@ -50,15 +56,35 @@ class Pipeline(Generic[P, R]):
             reporter: called with a :class:`StepEvent` as each step starts and ends.
             force: run every step even when a cached result exists.
         """
+        return self._execute(args, kwargs, reporter=reporter, force=force)
+
+    def _execute(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        reporter: ctx.Reporter | None,
+        force: bool,
+    ) -> R:
         if ctx.current() is not None:
-            raise RuntimeError(f"pipeline {self.name!r} cannot run inside another pipeline")
+            raise RuntimeError(
+                f"pipeline {self.name!r} cannot run inside another pipeline"
+            )
         bound = inspect.signature(self.function).bind(*args, **kwargs)
         bound.apply_defaults()
-        run = start_run(experiment=self.experiment, name=self.name, kind="pipeline", nested=False)
+        run = start_run(
+            experiment=self.experiment, name=self.name, kind="pipeline", nested=False
+        )
         self.last_run_id = run.id
-        params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in bound.arguments.items() if is_json(v)}
+        params = {
+            k: v if isinstance(v, str) else json.dumps(v)
+            for k, v in bound.arguments.items()
+            if is_json(v)
+        }
         run.log_params(params)
-        ctx.set_current(ctx.PipelineContext(run.id, reporter or ctx.log_reporter, force=force))
+        ctx.set_current(
+            ctx.PipelineContext(run.id, reporter or ctx.log_reporter, force=force)
+        )
         try:
             result = self.function(*bound.args, **bound.kwargs)
         except KeyboardInterrupt:
@@ -74,7 +100,10 @@ class Pipeline(Generic[P, R]):
 
 
 def pipeline(
-    function: Callable[P, R] | None = None, *, name: str | None = None, experiment: str | None = None
+    function: Callable[P, R] | None = None,
+    *,
+    name: str | None = None,
+    experiment: str | None = None,
 ) -> Any:
     """Make ``function`` a pipeline whose ``@tether.step`` calls are child runs."""
 
