@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.locking import locked_parent
 from tether.store.records import DatasetVersionRecord
 from tether.store.time import aware, utcnow
 
@@ -42,33 +43,39 @@ class DatasetOps:
         if latest is not None and latest.digest == digest:
             return latest, False
         dataset_id = self._dataset_id(name)
-        for _ in range(5):  # another writer may take the same number first
-            number = (latest.version if latest else 0) + 1
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        insert(t.dataset_versions).values(
-                            id=new_id(),
-                            dataset_id=dataset_id,
-                            version=number,
-                            digest=digest,
-                            object_digest=object_digest,
-                            media_type=media_type,
-                            rows=rows,
-                            size=size,
-                            schema=schema,
-                            profile=profile,
-                            source=source,
-                            run_id=run_id,
-                            created_at=utcnow(),
-                        )
+        v = t.dataset_versions
+        with locked_parent(self.engine, t.datasets, dataset_id) as conn:
+            top = conn.execute(
+                select(v.c.version, v.c.digest)
+                .where(v.c.dataset_id == dataset_id)
+                .order_by(v.c.version.desc())
+                .limit(1)
+            ).first()
+            if top is not None and top.digest == digest:
+                unchanged = top.version  # another writer registered this content
+            else:
+                unchanged = None
+                number = (top.version if top is not None else 0) + 1
+                conn.execute(
+                    insert(v).values(
+                        id=new_id(),
+                        dataset_id=dataset_id,
+                        version=number,
+                        digest=digest,
+                        object_digest=object_digest,
+                        media_type=media_type,
+                        rows=rows,
+                        size=size,
+                        schema=schema,
+                        profile=profile,
+                        source=source,
+                        run_id=run_id,
+                        created_at=utcnow(),
                     )
-                return self.get_dataset_version(name, number), True
-            except IntegrityError:
-                latest = self.latest_dataset_version(name)
-                if latest is not None and latest.digest == digest:
-                    return latest, False  # the other writer registered this content
-        raise RuntimeError(f"could not allocate a version number for dataset {name!r}")
+                )
+        if unchanged is not None:
+            return self.get_dataset_version(name, unchanged), False
+        return self.get_dataset_version(name, number), True
 
     def get_dataset_version(
         self, name: str, version: int | None = None

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.locking import locked_parent
 from tether.store.records import AuditRecord, ModelVersionRecord
 from tether.store.time import aware, utcnow
 
@@ -32,34 +33,29 @@ class ModelOps:
     ) -> ModelVersionRecord:
         """Register a new version of model ``name`` (created on first use)."""
         model_id = self._model_id(name)
-        for _ in range(5):  # another writer may take the same number first
-            with self.engine.connect() as conn:
-                top = conn.execute(
-                    select(func.max(t.model_versions.c.version)).where(
-                        t.model_versions.c.model_id == model_id
-                    )
-                ).scalar()
+        versions = t.model_versions
+        with locked_parent(self.engine, t.models, model_id) as conn:
+            top = conn.execute(
+                select(func.max(versions.c.version)).where(
+                    versions.c.model_id == model_id
+                )
+            ).scalar()
             number = int(top or 0) + 1
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        insert(t.model_versions).values(
-                            id=new_id(),
-                            model_id=model_id,
-                            version=number,
-                            run_id=run_id,
-                            flavor=flavor,
-                            artifact_digest=artifact_digest,
-                            signature=signature,
-                            metrics=metrics,
-                            details=details,
-                            created_at=utcnow(),
-                        )
-                    )
-                return self.get_model_version(name, number)
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"could not allocate a version number for model {name!r}")
+            conn.execute(
+                insert(versions).values(
+                    id=new_id(),
+                    model_id=model_id,
+                    version=number,
+                    run_id=run_id,
+                    flavor=flavor,
+                    artifact_digest=artifact_digest,
+                    signature=signature,
+                    metrics=metrics,
+                    details=details,
+                    created_at=utcnow(),
+                )
+            )
+        return self.get_model_version(name, number)
 
     def get_model_version(self, name: str, version: int) -> ModelVersionRecord:
         """Return version ``version`` of model ``name``."""
