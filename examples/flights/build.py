@@ -247,7 +247,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _baseline_scores(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
-    """The late rate of each scheduled hour in training: a schedule-only baseline."""
+    """Score each flight with its scheduled hour's late rate in training (the baseline)."""
     rates = train.groupby("sched_hour")[features.LABEL].mean()
     overall = float(train[features.LABEL].mean())
     return test["sched_hour"].map(rates).fillna(overall).to_numpy(dtype=float)

@@ -20,6 +20,7 @@ import tether
 from flights import features
 from flights.build import ALIAS, MODEL_NAME
 from tether.errors import ServingError
+from tether.monitoring.report import MonitoringReport
 from tether.monitoring.windows import join_labels, monitor_predictions
 
 MODEL_URI = f"models:/{MODEL_NAME}@{ALIAS}"
@@ -57,7 +58,7 @@ class ServerProcess:
         )
 
     def wait_ready(self, client: httpx.Client) -> dict[str, Any]:
-        """Wait until ``/health`` answers; raise if the server exits first."""
+        """Wait until ``/health`` responds; raise if the server exits first."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -73,7 +74,7 @@ class ServerProcess:
                 pass
             time.sleep(0.2)
         raise ServingError(
-            f"the server did not answer within {STARTUP_TIMEOUT_SECONDS}s; see {self._log.name}"
+            f"the server did not respond within {STARTUP_TIMEOUT_SECONDS}s; see {self._log.name}"
         )
 
     def stop(self) -> int:
@@ -159,42 +160,56 @@ def _send_batches(
 def monitor(model_uri: str, since: str, report_dir: str) -> dict[str, Any]:
     """Compare each month of logged traffic with the training data; join true delays."""
     version = tether.models.get_version(model_uri)
-    logged = tether.monitoring.load_predictions(version.name, version.version)
-    logged = logged.loc[
-        pd.to_datetime(logged["logged_at"], utc=True) >= pd.Timestamp(since)
-    ]
-    truth = tether.data.load("flights-prepared")
-    scored = join_labels(logged, truth, key=features.KEY, label=features.LABEL)
-    reference = tether.data.load("flights-train")
-    # Score the training data too, so that prediction drift has a reference.
-    reference["probability"] = tether.models.load(model_uri).predict_proba(
-        reference[features.FEATURES]
-    )
+    test_metrics = {k.removeprefix("test."): v for k, v in version.metrics.items()}
     report = monitor_predictions(
-        reference,
-        scored,
+        _scored_reference(model_uri),
+        _labelled_traffic(version.name, version.version, since),
         features=features.FEATURES,
         time_column=features.TIME,
         every="month",
         categorical=features.CATEGORICAL,
         label_column=features.LABEL,
         score_column="probability",
-        reference_performance=version.metrics
-        and {k.removeprefix("test."): v for k, v in version.metrics.items()},
+        reference_performance=test_metrics or None,
         title=f"{model_uri} (version {version.version}): monthly drift and performance",
     )
+
     folder = Path(report_dir)
     html_path = report.to_html(folder / "monitoring.html")
     json_path = report.to_json(folder / "monitoring.json")
-    run = tether.active_run()
-    if run is not None:
-        run.log_artifact(html_path, "reports/monitoring.html")
-        run.log_artifact(json_path, "reports/monitoring.json")
-        for index, window in enumerate(report.windows):
-            run.log_metric("drift_share", window.drift.share, step=index)
-            if window.performance and window.performance.get("roc_auc") is not None:
-                run.log_metric("roc_auc", window.performance["roc_auc"], step=index)
+    _log_report(report, html_path, json_path)
     return {"html": str(html_path), "json": str(json_path), "summary": report.summary}
+
+
+def _scored_reference(model_uri: str) -> pd.DataFrame:
+    """Return the training data with the model's scores, the reference for prediction drift."""
+    reference = tether.data.load("flights-train")
+    model = tether.models.load(model_uri)
+    reference["probability"] = model.predict_proba(reference[features.FEATURES])
+    return reference
+
+
+def _labelled_traffic(name: str, version: int, since: str) -> pd.DataFrame:
+    """Return the predictions logged since ``since`` with the true label of each flight."""
+    logged = tether.monitoring.load_predictions(name, version)
+    recent = pd.to_datetime(logged["logged_at"], utc=True) >= pd.Timestamp(since)
+    truth = tether.data.load("flights-prepared")
+    return join_labels(
+        logged.loc[recent], truth, key=features.KEY, label=features.LABEL
+    )
+
+
+def _log_report(report: MonitoringReport, html_path: Path, json_path: Path) -> None:
+    run = tether.active_run()
+    if run is None:
+        return
+    run.log_artifact(html_path, "reports/monitoring.html")
+    run.log_artifact(json_path, "reports/monitoring.json")
+    for index, window in enumerate(report.windows):
+        run.log_metric("drift_share", window.drift.share, step=index)
+        auc = (window.performance or {}).get("roc_auc")
+        if auc is not None:
+            run.log_metric("roc_auc", auc, step=index)
 
 
 @tether.pipeline(name="flights-operate", experiment="flights")

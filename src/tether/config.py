@@ -1,4 +1,4 @@
-"""Where Tether keeps its metadata and artifacts.
+"""Locations of the metadata store and the artifact store.
 
 With no configuration both live under ``.tether/`` in the current directory:
 ``.tether/tether.db`` (SQLite) and ``.tether/objects/``. ``TETHER_STORE``

@@ -78,17 +78,15 @@ class TreeRenderer:
         return facts
 
     def run_facts(self, d: dict[str, Any]) -> list[tuple[str, str]]:
-        facts = [
-            (
-                "status",
-                d["status"]
-                + (f", cached from {d['cached_from']}" if d["cached_from"] else ""),
-            )
-        ]
+        status = d["status"]
+        if d["cached_from"]:
+            status += f", cached from {d['cached_from']}"
+        facts = [("status", status)]
         if d["params"]:
             facts.append(("params", _compact(d["params"])))
         if d["metrics"]:
             facts.append(("metrics", _compact(d["metrics"])))
+
         git, env = d["git"], d["environment"]
         key = (
             git.get("commit"),
@@ -100,30 +98,25 @@ class TreeRenderer:
             facts.append(("code", "same commit and environment as above"))
             return facts
         self.printed_sources.add(key)
-        commit = git.get("commit") or f"none ({git.get('error')})"
-        facts.append(
-            (
-                "commit",
-                f"{commit}  branch {git.get('branch') or '-'}  dirty {git.get('dirty')}",
-            )
-        )
-        if "code/diff.patch" in d["source_artifacts"]:
-            facts.append(
-                (
-                    "diff",
-                    "uncommitted changes stored as "
-                    + d["source_artifacts"]["code/diff.patch"][:16],
-                )
-            )
-        facts.append(("entry point", str(d["entry_point"])))
-        facts.append(
-            (
-                "environment",
-                f"Python {env.get('python')}, {env.get('package_count')} packages "
-                f"(digest {str(env.get('packages_digest'))[:12]})",
-            )
-        )
-        return facts
+        return facts + source_facts(d)
+
+
+def source_facts(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """Describe the commit, diff, entry point and environment of a run node."""
+    git, env = d["git"], d["environment"]
+    commit = git.get("commit") or f"none ({git.get('error')})"
+    branch = git.get("branch") or "-"
+    facts = [("commit", f"{commit}  branch {branch}  dirty {git.get('dirty')}")]
+    diff = d["source_artifacts"].get("code/diff.patch")
+    if diff:
+        facts.append(("diff", f"uncommitted changes stored as {diff[:16]}"))
+    facts.append(("entry point", str(d["entry_point"])))
+    packages = f"{env.get('package_count')} packages"
+    digest = str(env.get("packages_digest"))[:12]
+    facts.append(
+        ("environment", f"Python {env.get('python')}, {packages} (digest {digest})")
+    )
+    return facts
 
 
 def _compact(mapping: dict[str, Any]) -> str:

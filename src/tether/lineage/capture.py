@@ -1,7 +1,7 @@
 """Capture where a run came from: the code, its git state and the environment.
 
 Captured with no code from the user at the start of every run. Outside a
-git repository, or without git installed, the record says so and the run
+git repository, or without git installed, the record notes it and the run
 carries on.
 """
 

@@ -69,8 +69,8 @@ class Walker:
         """Return the tree of everything ``kind``/``entity_id`` was made from.
 
         ``consumer_parent`` is the parent run (the pipeline run) of the run
-        that consumed this entity; it picks the producer of an artifact that
-        several runs made with identical content.
+        that consumed this entity. When several runs made an artifact with
+        identical content, it selects the producer in that pipeline run.
         """
         node = self._describe(kind, entity_id, relation)
         if (kind, entity_id) in self.seen or depth >= MAX_DEPTH:

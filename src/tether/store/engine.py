@@ -109,7 +109,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _enable_wal(cursor: Any) -> None:
-    """Switch a new database to WAL, retrying while another connection holds it.
+    """Switch a new database to WAL, retrying while another connection has it locked.
 
     Changing the journal mode needs an exclusive lock and SQLite reports
     "database is locked" at once instead of waiting on the busy timeout.

@@ -39,7 +39,7 @@ def tether_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A URL of a fresh PostgreSQL schema, dropped after the test.
+    """Create a fresh PostgreSQL schema, yield its URL and drop it after the test.
 
     Skips the test when ``TETHER_TEST_POSTGRES_URL`` is not set.
     """
@@ -65,7 +65,7 @@ def postgres_url() -> Iterator[str]:
 def store_url(
     request: pytest.FixtureRequest, tether_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> str:
-    """The URL of an empty store: SQLite, then PostgreSQL when it is configured."""
+    """Return the URL of an empty store: SQLite, then PostgreSQL when configured."""
     if request.param == "sqlite":
         url = f"sqlite:///{tether_home / 'tether.db'}"
     else:
