@@ -526,3 +526,24 @@ def test_none_output_not_an_input(
 
 def test_origin_outside_pipeline_is_none() -> None:
     assert tether.pipelines.origin_of([1, 2]) is None
+
+
+@tether.step
+def _interrupted_step(value: int) -> int:
+    raise KeyboardInterrupt
+
+
+@tether.pipeline(name="interrupted")
+def _interrupted_pipeline() -> int:
+    return _interrupted_step(1)
+
+
+def test_interrupt_marks_runs_killed(tether_home: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _interrupted_pipeline()
+    store = get_store()
+    pipeline_run = store.get_run(str(_interrupted_pipeline.last_run_id))
+    (step_run,) = store.list_runs(parent_id=pipeline_run.id)
+    assert pipeline_run.status == "KILLED"
+    assert step_run.status == "KILLED"
+    assert step_run.error == "interrupted"

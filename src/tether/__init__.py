@@ -26,6 +26,7 @@ __all__ = [
     "models",
     "monitoring",
     "pipeline",
+    "search_runs",
     "set_tag",
     "start_run",
     "step",
@@ -44,6 +45,7 @@ _LAZY = {
     "set_tag": "tether.sdk",
     "flush": "tether.sdk",
     "get_run": "tether.sdk",
+    "search_runs": "tether.search",
 }
 _SUBMODULES = {"data", "models", "monitoring", "lineage"}
 
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
         log_params,
         set_tag,
     )
+    from tether.search import search_runs
     from tether.tracking import active_run
     from tether.tracking.run import Run, start_run
 

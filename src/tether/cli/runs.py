@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from tether.cli.render import check_format, console, print_json, table
+
+if TYPE_CHECKING:
+    from tether.store.records import RunRecord
 
 app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 
@@ -14,12 +19,32 @@ def list_runs(
     experiment: str | None = typer.Option(
         None, "--experiment", "-e", help="Only runs of this experiment."
     ),
+    filter_text: str = typer.Option(
+        "",
+        "--filter",
+        "-f",
+        help='Only runs that match this filter, e.g. "metrics.auc > 0.8"; '
+        "see docs/search.md.",
+    ),
+    order_by: list[str] = typer.Option(
+        [],
+        "--order-by",
+        "-o",
+        help='Order key such as "metrics.auc DESC"; repeat for more keys. '
+        "Default: newest first.",
+    ),
     limit: int = typer.Option(50, help="Maximum number of runs to show."),
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first unless --order-by says otherwise."""
     from tether.store import get_store
 
-    records = get_store().list_runs(experiment=experiment, limit=limit)
+    records, _ = get_store().search_runs(
+        experiments=None if experiment is None else [experiment],
+        filter=filter_text,
+        order_by=order_by,
+        max_results=limit,
+    )
+    keys = _ordered_value_keys(order_by)
     rows = [
         (
             r.id,
@@ -28,10 +53,25 @@ def list_runs(
             r.kind,
             r.status + (" (cached)" if r.cached_from else ""),
             r.start_time.strftime("%Y-%m-%d %H:%M:%S"),
+            *(_value_of(r, kind, key) for kind, key in keys),
         )
         for r in records
     ]
-    table("runs", ["id", "experiment", "name", "kind", "status", "started (UTC)"], rows)
+    columns = ["id", "experiment", "name", "kind", "status", "started (UTC)"]
+    table("runs", columns + [f"{kind}.{key}" for kind, key in keys], rows)
+
+
+def _ordered_value_keys(order_by: list[str]) -> list[tuple[str, str]]:
+    """Return the metric, param and tag keys of the order, to show as columns."""
+    from tether.store.filters import parse_order_key
+
+    keys = [parse_order_key(item).target for item in order_by]
+    return [(k.kind, k.key) for k in keys if k.kind in ("metrics", "params", "tags")]
+
+
+def _value_of(record: RunRecord, kind: str, key: str) -> Any:
+    values: dict[str, Any] = getattr(record, kind)
+    return values.get(key)
 
 
 @app.command("show")

@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from tether.pipelines import context as ctx
 from tether.pipelines.cache import CacheKey, build_key, restore_outputs, store_outputs
-from tether.tracking.run import FAILED, FINISHED, start_run
+from tether.tracking.run import FAILED, FINISHED, KILLED, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,10 @@ def _execute(
                 stacklevel=4,
             )
     except BaseException as exc:
-        run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, KeyboardInterrupt):
+            run.end(KILLED, error="interrupted")
+        else:
+            run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
         reporter(
             ctx.StepEvent(
                 step_name,

@@ -16,12 +16,13 @@ from tether.store.engine import open_engine
 from tether.store.lineage_ops import LineageOps
 from tether.store.model_ops import ModelOps
 from tether.store.records import ArtifactRecord, MetricPoint, RunRecord
+from tether.store.search_ops import SearchOps
 from tether.store.time import aware, utcnow
 
 MAX_PARAM_LENGTH = 65_535
 
 
-class SqlStore(DatasetOps, ModelOps, LineageOps):
+class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
     """Runs, datasets, models and lineage in one SQL database."""
 
     def __init__(self, url: str) -> None:
