@@ -20,13 +20,9 @@ import tether
 def run_cli(
     *args: str, home: Path, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TETHER_HOME": str(home),
-        "COLUMNS": "200",
-        **(extra_env or {}),
-    }
+    env = {**os.environ, "TETHER_HOME": str(home), "COLUMNS": "200"}
     env.pop("TETHER_STORE", None)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "tether.cli", *args],
         capture_output=True,
@@ -178,3 +174,57 @@ def test_help_lists_commands(tether_home: Path) -> None:
     assert result.returncode == 0
     for command in ("serve", "lineage", "runs", "data", "models", "monitor"):
         assert command in result.stdout
+
+
+def test_unknown_experiment_is_reported(registered: Path) -> None:
+    result = run_cli("runs", "list", "--experiment", "nope", home=registered)
+    assert_one_line_error(result, "experiment 'nope' not found")
+
+
+def test_negative_limit_rejected(registered: Path) -> None:
+    assert_one_line_error(
+        run_cli("runs", "list", "--limit", "-1", home=registered), "--limit"
+    )
+
+
+def test_bare_group_prints_help_only(tether_home: Path) -> None:
+    result = run_cli("runs", home=tether_home)
+    assert "list" in result.stdout
+    assert "error" not in result.stderr
+
+
+def test_unsupported_store_url(tether_home: Path) -> None:
+    result = run_cli(
+        "runs",
+        "list",
+        home=tether_home,
+        extra_env={"TETHER_STORE": "mysql://root@127.0.0.1:1/x"},
+    )
+    assert_one_line_error(result, "unsupported TETHER_STORE 'mysql://' URL")
+
+
+def test_unwritable_artifacts_path(tmp_path: Path, registered: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    env = {"TETHER_ARTIFACTS": str(blocker / "objects")}
+    result = run_cli("serve", "models:/m@champion", home=registered, extra_env=env)
+    assert_one_line_error(
+        result, "cannot create the artifact folder", "TETHER_ARTIFACTS"
+    )
+
+
+def test_unwritable_report_path(tmp_path: Path, registered: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    tether.data.register("d", frame)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    result = run_cli(
+        "monitor",
+        "drift",
+        "datasets:/d@1",
+        "datasets:/d@1",
+        "--html",
+        str(blocker / "x.html"),
+        home=registered,
+    )
+    assert_one_line_error(result, "cannot access", "blocker")

@@ -99,6 +99,7 @@ def test_flights_build_serve_monitor_trace(
     statuses = _statuses(events)
     assert second["uri"] == "models:/flight-delay/1"
     assert statuses.pop("acquire") == "ran"
+    assert statuses.pop("promote") == "ran"
     assert set(statuses.values()) == {"cached"}
 
     # A training parameter changes: data steps are reused, training onwards reruns.
@@ -116,6 +117,12 @@ def test_flights_build_serve_monitor_trace(
         "cached"
     ] * 3
     assert [statuses[s] for s in ("train", "evaluate", "register")] == ["ran"] * 3
+    assert tether.models.get_version("models:/flight-delay@champion").version == 2
+
+    # Back to the first parameters: the cached version 1 becomes champion again.
+    build.run(str(flights_path), str(weather_path), **FAST_TRAINING)
+    assert tether.models.get_version("models:/flight-delay@champion").version == 1
+    build.run(str(flights_path), str(weather_path), learning_rate=0.2, **FAST_TRAINING)
     assert tether.models.get_version("models:/flight-delay@champion").version == 2
 
     _check_serving()
@@ -230,7 +237,8 @@ def test_flights_cli_rejects_bad_csv(tmp_path: Path, tether_home: Path) -> None:
         },
     )
     assert completed.returncode == 2
-    assert "missing column(s) day, dep_time" in completed.stdout
+    assert completed.stderr.startswith("error: ")
+    assert "missing column(s) day, dep_time" in completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
     assert not (tether_home / "tether.db").exists()
 

@@ -274,3 +274,17 @@ def test_invocations_rejects_unknown_content_type() -> None:
         SchemaError, match=r"'text/plain'.*application/json or text/csv"
     ):
         parse_invocations(b"a", "text/plain")
+
+
+def test_csv_row_with_extra_field_rejected() -> None:
+    body = b"a,b\n1,2\n3,4,5\n"
+    with pytest.raises(SchemaError, match="CSV body could not be parsed"):
+        parse_invocations(body, "text/csv")
+
+
+def test_records_late_column_filled() -> None:
+    records = [{"a": i} for i in range(1_000)] + [{"a": 1_000, "b": "late"}]
+    frame = parse_predict(orjson.dumps({"records": records}), "application/json")
+    assert len(frame) == 1_001
+    assert frame["b"].isna().sum() == 1_000
+    assert frame["b"].iloc[-1] == "late"

@@ -240,6 +240,14 @@ def test_force_reruns_every_step(numbers: ModuleType) -> None:
     assert recorder.statuses() == {"make": "ran", "total": "ran"}
 
 
+def test_forced_results_serve_cache(numbers: ModuleType) -> None:
+    recorder = Recorder()
+    numbers.numbers.run(reporter=recorder, force=True)
+    recorder.take()
+    assert numbers.numbers.run(reporter=recorder) == 6
+    assert recorder.statuses() == {"make": "cached", "total": "cached"}
+
+
 def test_step_outside_pipeline_runs(numbers: ModuleType) -> None:
     with tether.start_run() as run:
         assert numbers.make(3) == [0, 1, 2]

@@ -7,16 +7,22 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 import tether
 import tether.search as search_module
+from tether.cli import render
 from tether.cli.main import main
 from tether.errors import ConfigError
+from tether.ids import new_id
+from tether.store import schema
 from tether.store.filters import FilterSyntaxError
 from tether.store.records import Edge, MetricPoint
 from tether.store.sql import SqlStore
@@ -24,6 +30,9 @@ from tether.store.sql import SqlStore
 DIGEST_A = "a" * 64
 DIGEST_B = "b" * 64
 ALL = ["alpha", "beta", "delta", "gamma"]
+# Checks that fail before any SQL runs, and the layers above the store, are
+# independent of the database, so they run on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @dataclass(frozen=True)
@@ -236,69 +245,53 @@ NAN_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), METRIC_CASES)
-def test_metric_operator(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def mismatches(
+    store: SqlStore, cases: list[tuple[str, list[str]]]
+) -> dict[str, list[str]]:
+    """Return the filters whose matching runs differ from the expected ones."""
+    found = {filter_text: matching(store, filter_text) for filter_text, _ in cases}
+    return {
+        filter_text: found[filter_text]
+        for filter_text, expected in cases
+        if found[filter_text] != expected
+    }
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), PARAM_CASES)
-def test_param_operator(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_metric_operators(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, METRIC_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), TAG_CASES)
-def test_tag_operator(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_param_operators(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, PARAM_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), ATTRIBUTE_CASES)
-def test_attribute_operator(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_tag_operators(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, TAG_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), DATASET_CASES)
-def test_dataset_condition(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_attribute_operators(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, ATTRIBUTE_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), LOGIC_CASES)
-def test_logic_precedence(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_dataset_conditions(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, DATASET_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), KEY_CASES)
-def test_quoted_key(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_logic_precedence(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, LOGIC_CASES) == {}
 
 
-@pytest.mark.parametrize(("filter_text", "expected"), NAN_CASES)
-def test_nan_metric_counts_as_null(
-    runs: Runs, store: SqlStore, filter_text: str, expected: list[str]
-) -> None:
-    assert matching(store, filter_text) == expected
+def test_quoted_keys(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, KEY_CASES) == {}
 
 
-def test_run_id_attribute(runs: Runs, store: SqlStore) -> None:
-    beta = runs.ids["beta"]
+def test_nan_metric_counts_as_null(runs: Runs, store: SqlStore) -> None:
+    assert mismatches(store, NAN_CASES) == {}
+
+
+def test_id_attributes(runs: Runs, store: SqlStore) -> None:
+    alpha, beta = runs.ids["alpha"], runs.ids["beta"]
     assert matching(store, f"attributes.run_id = '{beta}'") == ["beta"]
-
-
-def test_parent_id_attribute(runs: Runs, store: SqlStore) -> None:
-    alpha = runs.ids["alpha"]
     assert matching(store, f"attributes.parent_id = '{alpha}'") == ["gamma"]
 
 
@@ -325,49 +318,42 @@ def test_injection_stays_a_value(runs: Runs, store: SqlStore) -> None:
     assert store.count_runs() == 4
 
 
-def test_syntax_error_names_column(runs: Runs, store: SqlStore) -> None:
+@SQLITE_ONLY
+def test_invalid_arguments_rejected(runs: Runs, store: SqlStore) -> None:
     with pytest.raises(FilterSyntaxError, match="at column 15: expected a value"):
         store.search_runs(filter="metrics.auc > and")
-
-
-def test_order_by_metric_missing_last(runs: Runs, store: SqlStore) -> None:
-    assert ordered(store, "metrics.auc DESC") == ["alpha", "beta", "delta", "gamma"]
-    assert ordered(store, "metrics.auc asc") == ["beta", "alpha", "delta", "gamma"]
-
-
-def test_order_by_param_text(runs: Runs, store: SqlStore) -> None:
-    assert ordered(store, "params.optimizer") == ["gamma", "alpha", "beta", "delta"]
-    assert ordered(store, "params.optimizer DESC") == [
-        "beta",
-        "alpha",
-        "gamma",
-        "delta",
-    ]
-
-
-def test_order_by_attributes(runs: Runs, store: SqlStore) -> None:
-    assert ordered(store, "attributes.name ASC") == ["alpha", "beta", "delta", "gamma"]
-    assert ordered(store, "attributes.start_time") == [
-        "alpha",
-        "beta",
-        "gamma",
-        "delta",
-    ]
-    assert ordered(store, "attributes.end_time DESC")[-1] == "beta"
-
-
-def test_order_by_two_keys(runs: Runs, store: SqlStore) -> None:
-    order = ordered(store, "attributes.experiment", "metrics.auc DESC")
-    assert order == ["delta", "gamma", "alpha", "beta"]
-
-
-def test_default_order_newest_first(runs: Runs, store: SqlStore) -> None:
-    assert ordered(store) == ["delta", "gamma", "beta", "alpha"]
-
-
-def test_order_by_dataset_rejected(runs: Runs, store: SqlStore) -> None:
     with pytest.raises(FilterSyntaxError, match="invalid order_by at column 1"):
         store.search_runs(order_by=["datasets.name"])
+    with pytest.raises(ConfigError, match="invalid max_results 0"):
+        store.search_runs(max_results=0)
+
+
+ORDER_CASES = [
+    (("metrics.auc DESC",), ["alpha", "beta", "delta", "gamma"]),
+    (("metrics.auc asc",), ["beta", "alpha", "delta", "gamma"]),
+    (("params.optimizer",), ["gamma", "alpha", "beta", "delta"]),
+    (("params.optimizer DESC",), ["beta", "alpha", "gamma", "delta"]),
+    (("tags.team",), ["gamma", "beta", "alpha", "delta"]),
+    (("attributes.name ASC",), ["alpha", "beta", "delta", "gamma"]),
+    (("attributes.start_time",), ["alpha", "beta", "gamma", "delta"]),
+    (("attributes.end_time DESC",), ["delta", "gamma", "alpha", "beta"]),
+    (
+        ("attributes.experiment", "metrics.auc DESC"),
+        ["delta", "gamma", "alpha", "beta"],
+    ),
+    (("metrics.`train/loss`",), ["alpha", "delta", "gamma", "beta"]),
+    ((), ["delta", "gamma", "beta", "alpha"]),
+]
+
+
+def test_order_missing_values_last(runs: Runs, store: SqlStore) -> None:
+    found = {order_by: ordered(store, *order_by) for order_by, _ in ORDER_CASES}
+    wrong = {
+        order_by: found[order_by]
+        for order_by, expected in ORDER_CASES
+        if found[order_by] != expected
+    }
+    assert wrong == {}
 
 
 def test_search_issues_four_queries(runs: Runs, store: SqlStore) -> None:
@@ -390,14 +376,39 @@ def test_search_issues_four_queries(runs: Runs, store: SqlStore) -> None:
 
 @pytest.fixture
 def many_runs(store: SqlStore) -> dict[str, float | None]:
-    """250 runs; two of three have metric m, with many ties."""
+    """250 runs in one transaction: start times in groups of ten equal ones,
+    and metric m on two of three runs, with many equal values."""
+    experiment_id = store.experiment_id("many")
+    started = datetime(2024, 5, 1, tzinfo=UTC)
     values: dict[str, float | None] = {}
+    run_rows, metric_rows = [], []
     for index in range(250):
-        run_id = store.create_run(experiment="many", name=f"run-{index}")
-        value = None if index % 3 == 0 else float(index % 7)
-        if value is not None:
-            store.log_metrics(run_id, [MetricPoint("m", value, 0, 1.0)])
-        values[run_id] = value
+        run_id = new_id()
+        run_rows.append(
+            {
+                "id": run_id,
+                "experiment_id": experiment_id,
+                "name": f"run-{index}",
+                "kind": "run",
+                "status": "FINISHED",
+                "start_time": started + timedelta(seconds=index // 10),
+                "source": {},
+            }
+        )
+        values[run_id] = None if index % 3 == 0 else float(index % 7)
+        if values[run_id] is not None:
+            metric_rows.append(
+                {
+                    "run_id": run_id,
+                    "key": "m",
+                    "step": 0,
+                    "timestamp": 1.0,
+                    "value": values[run_id],
+                }
+            )
+    with store.engine.begin() as conn:
+        conn.execute(insert(schema.runs), run_rows)
+        conn.execute(insert(schema.latest_metrics), metric_rows)
     return values
 
 
@@ -413,27 +424,20 @@ def read_pages(store: SqlStore, order_by: list[str]) -> list[list[str]]:
             return pages
 
 
-def test_pages_follow_metric_order(
+def test_pages_cover_every_run_once(
     store: SqlStore, many_runs: dict[str, float | None]
 ) -> None:
-    pages = read_pages(store, ["metrics.m DESC"])
+    by_metric = read_pages(store, ["metrics.m DESC"])
     newest_first = sorted(many_runs, reverse=True)
     expected = sorted(
         newest_first,
         key=lambda run_id: (many_runs[run_id] is None, -(many_runs[run_id] or 0.0)),
     )
-    assert [len(page) for page in pages] == [100, 100, 50]
-    assert sum(pages, []) == expected
-
-
-def test_pages_follow_default_order(
-    store: SqlStore, many_runs: dict[str, float | None]
-) -> None:
-    pages = read_pages(store, [])
-    every = sum(pages, [])
-    assert len(every) == 250
-    assert len(set(every)) == 250
-    assert every == list(reversed(many_runs))
+    by_default = list(chain.from_iterable(read_pages(store, [])))
+    assert [len(page) for page in by_metric] == [100, 100, 50]
+    assert list(chain.from_iterable(by_metric)) == expected
+    assert len(set(by_default)) == 250
+    assert by_default == list(reversed(many_runs))
 
 
 def test_pages_by_text_param(store: SqlStore) -> None:
@@ -465,12 +469,10 @@ def first_token(store: SqlStore, order_by: list[str]) -> str:
     return token
 
 
-def test_bad_token_not_base64(runs: Runs, store: SqlStore) -> None:
+@SQLITE_ONLY
+def test_malformed_token_rejected(runs: Runs, store: SqlStore) -> None:
     with pytest.raises(ConfigError, match="invalid page token 'not a token!'"):
         store.search_runs(page_token="not a token!")
-
-
-def test_bad_token_wrong_fields(runs: Runs, store: SqlStore) -> None:
     with pytest.raises(ConfigError, match="lacks the fields"):
         store.search_runs(page_token=encode_token([1, 2]))
 
@@ -492,17 +494,17 @@ def test_bad_token_wrong_value_type(runs: Runs, store: SqlStore) -> None:
         )
 
 
-def test_bad_max_results(runs: Runs, store: SqlStore) -> None:
-    with pytest.raises(ConfigError, match="invalid max_results 0"):
-        store.search_runs(max_results=0)
-
-
 # -- command line ---------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_cli_filter_and_order(
-    runs: Runs, store: SqlStore, capsys: pytest.CaptureFixture[str]
+    runs: Runs,
+    store: SqlStore,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(render.console, "width", 200)
     code = main(
         ["runs", "list", "--filter", "metrics.auc > 0", "--order-by", "metrics.auc"]
     )
@@ -513,6 +515,7 @@ def test_cli_filter_and_order(
     assert "metrics.auc" in output
 
 
+@SQLITE_ONLY
 def test_cli_syntax_error_one_line(
     runs: Runs, store: SqlStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -555,20 +558,18 @@ def test_search_runs_frame_columns(store_url: str) -> None:
     assert frame["params.lr"].iloc[0] == "0.1"
     assert pd.isna(frame["params.lr"].iloc[1])
     assert str(frame["start_time"].dt.tz) == "UTC"
+    filtered = tether.search_runs(["frame"], filter="metrics.auc < 0.7")
+    assert filtered["name"].tolist() == ["two"]
 
 
-def test_search_runs_frame_filter(store_url: str) -> None:
-    log_two_runs()
-    frame = tether.search_runs(["frame"], filter="metrics.auc < 0.7")
-    assert frame["name"].tolist() == ["two"]
-
-
+@SQLITE_ONLY
 def test_search_runs_empty_frame(store_url: str) -> None:
     frame = tether.search_runs("nothing")
     assert len(frame) == 0
     assert list(frame.columns) == search_module.RUN_COLUMNS
 
 
+@SQLITE_ONLY
 def test_search_runs_reads_pages(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -580,6 +581,6 @@ def test_search_runs_reads_pages(
     assert frame["name"].tolist() == ["run-0", "run-1", "run-2", "run-3"]
 
 
-def test_search_runs_bad_max_results(store_url: str) -> None:
+def test_search_runs_bad_max_results(tether_home: Path) -> None:
     with pytest.raises(ConfigError, match="invalid max_results 0"):
         tether.search_runs(max_results=0)

@@ -389,3 +389,20 @@ def test_uvicorn_server_serves_predictions(
     assert response.status_code == 200
     assert response.json()["predictions"] == model.predict(frame).tolist()
     assert not thread.is_alive()
+
+
+def test_unknown_path_uses_error_shape(client: TestClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"] == "GET /nope: Not Found"
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_wrong_method_uses_error_shape(client: TestClient) -> None:
+    response = client.get("/predict")
+    assert response.status_code == 405
+    assert response.json()["error"] == "GET /predict: Method Not Allowed"
+
+
+def test_head_health_succeeds(client: TestClient) -> None:
+    assert client.head("/health").status_code == 200

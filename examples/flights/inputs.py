@@ -16,6 +16,11 @@ def check_input(table: str, path: str) -> None:
     import pandas as pd
 
     file = Path(path)
+    if file.is_dir():
+        raise DataError(
+            f"{table} file {path} is a directory; pass a CSV file with --{table}",
+            source=path,
+        )
     if not file.is_file():
         raise DataError(
             f"{table} file {path} does not exist; pass an existing file with --{table}",

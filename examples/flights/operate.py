@@ -171,6 +171,7 @@ def monitor(model_uri: str, since: str, report_dir: str) -> dict[str, Any]:
         label_column=features.LABEL,
         score_column="probability",
         reference_performance=test_metrics or None,
+        reference_label="holdout (test split)",
         title=f"{model_uri} (version {version.version}): monthly drift and performance",
     )
 

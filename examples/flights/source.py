@@ -44,7 +44,12 @@ def data_file(table: str) -> Path:
 
 
 def source_record(table: str, path: Path) -> dict[str, str]:
-    """Return the lineage source of a table: package, version and file."""
+    """Return the lineage source of a table: the package, version and file it came from.
+
+    A file the user passed instead is recorded by its path alone.
+    """
+    if path.resolve() != data_file(table).resolve():
+        return {"table": table}
     return {
         "package": PACKAGE,
         "version": package_version(),

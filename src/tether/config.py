@@ -12,10 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tether.errors import ConfigError
+
 STORE_ENV = "TETHER_STORE"
 ARTIFACTS_ENV = "TETHER_ARTIFACTS"
 HOME_ENV = "TETHER_HOME"
 DEFAULT_HOME = ".tether"
+SUPPORTED_STORE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+")
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,14 @@ def resolve(
     store_url = (
         store or os.environ.get(STORE_ENV) or _sqlite_url(home_path / "tether.db")
     )
-    if not store_url.startswith(
-        ("sqlite:", "postgresql:", "postgresql+", "http:", "https:")
-    ):
+    if "://" in store_url and not store_url.startswith(SUPPORTED_STORE_SCHEMES):
+        raise ConfigError(
+            f"unsupported {STORE_ENV} {_scheme(store_url)!r} URL; use a SQLite path, "
+            "sqlite:///PATH or postgresql://USER@HOST/DB",
+            setting=STORE_ENV,
+            value=_scheme(store_url),
+        )
+    if not store_url.startswith(SUPPORTED_STORE_SCHEMES):
         store_url = _sqlite_url(Path(store_url).expanduser().absolute())
     artifacts_url = (
         artifacts or os.environ.get(ARTIFACTS_ENV) or str(home_path / "objects")
@@ -53,6 +61,10 @@ def resolve(
     if "://" not in artifacts_url:
         artifacts_url = str(Path(artifacts_url).expanduser().absolute())
     return Settings(home=home_path, store_url=store_url, artifacts_url=artifacts_url)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0] + "://"
 
 
 def _sqlite_url(path: Path) -> str:

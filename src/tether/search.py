@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import ConfigError
@@ -34,7 +35,7 @@ def search_runs(
     """Search runs and return one row per run.
 
     Buffered metrics of this process are written to the store first, so the
-    search sees them. ``docs/search.md`` describes the filter language.
+    search includes them. ``docs/search.md`` describes the filter language.
 
     Args:
         experiment: The name of one experiment, several names, or None for all.
@@ -102,8 +103,8 @@ def _frame(records: list[RunRecord]) -> pd.DataFrame:
         "name": [r.name for r in records],
         "kind": [r.kind for r in records],
         "status": [r.status for r in records],
-        "start_time": pd.to_datetime([r.start_time for r in records], utc=True),
-        "end_time": pd.to_datetime([r.end_time for r in records], utc=True),
+        "start_time": _times([r.start_time for r in records]),
+        "end_time": _times([r.end_time for r in records]),
     }
     for field in ("params", "metrics", "tags"):
         keys = sorted({key for r in records for key in getattr(r, field)})
@@ -119,3 +120,9 @@ def _column(values: list[Any], *, numeric: bool) -> Any:
     if numeric:
         return pd.Series(values, dtype="float64")
     return pd.Series(values, dtype="str")
+
+
+def _times(values: list[datetime | None]) -> Any:
+    import pandas as pd
+
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True)

@@ -49,6 +49,15 @@ class ObjectStore:
                 value=root_text,
             )
         self.root = Path(root_text.removeprefix("file://")).absolute()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the artifact folder {self.root}: {exc.strerror}; "
+                "set TETHER_ARTIFACTS or TETHER_HOME to a writable location",
+                setting="TETHER_ARTIFACTS",
+                value=str(self.root),
+            ) from exc
 
     def path(self, digest: str) -> Path:
         """Return the local path of a blob (it may not exist)."""

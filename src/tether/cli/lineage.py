@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from tether.cli.render import check_format, console, print_json
+from tether.cli.render import check_format, console, format_number, print_json
 
 MAX_VALUE_CHARS = 60
 
@@ -122,7 +122,7 @@ def source_facts(d: dict[str, Any]) -> list[tuple[str, str]]:
 def _compact(mapping: dict[str, Any]) -> str:
     parts = []
     for key, value in sorted(mapping.items()):
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        text = format_number(value) if isinstance(value, float) else str(value)
         if len(text) > MAX_VALUE_CHARS:
             text = text[: MAX_VALUE_CHARS - 1] + "…"
         parts.append(f"{key}={text}")

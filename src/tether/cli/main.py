@@ -49,23 +49,33 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 130
     except TyperException as exc:  # usage errors: unknown option, invalid value, ...
-        typer.echo(f"error: {_usage_message(exc)}", err=True)
+        message = _usage_message(exc)
+        if message:  # an empty message follows help printed for a bare group
+            typer.echo(f"error: {message}", err=True)
         return int(getattr(exc, "exit_code", EXIT_USAGE))
     except TetherError as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_USAGE
+    except OSError as exc:
+        target = f" {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: cannot access{target}: {exc.strerror or exc}", err=True)
+        return EXIT_USAGE
     except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
         return 130
     return result if isinstance(result, int) else 0
 
 
 def _usage_message(exc: Exception) -> str:
     format_message = getattr(exc, "format_message", None)
-    message = format_message() if callable(format_message) else str(exc)
+    message = str(format_message() if callable(format_message) else exc)
+    message = " ".join(message.split()).rstrip(".")
+    if not message:
+        return ""
     context = getattr(exc, "ctx", None)
     if context is not None:
         message += f"; see `{context.command_path} --help`"
-    return " ".join(str(message).split())
+    return message
 
 
 def run() -> None:

@@ -18,7 +18,11 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     """Print a table of rows."""
     grid = Table(title=title, show_lines=False)
     for column in columns:
-        grid.add_column(column)
+        # Ids, digests and runs are copied by users, so they are never cut.
+        whole = column in ("id", "run", "digest")
+        grid.add_column(
+            column, no_wrap=whole, min_width=26 if column in ("id", "run") else None
+        )
     for row in rows:
         grid.add_row(*(format_value(v) for v in row))
     console.print(grid)
@@ -29,8 +33,19 @@ def format_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
+        return format_number(value)
     return str(value)
+
+
+def format_number(value: float) -> str:
+    """Format a number: integral values in full, others with 4 significant digits."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
 
 
 def print_json(data: Any) -> None:

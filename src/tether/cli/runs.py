@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli.render import check_format, console, print_json, table
+from tether.errors import NotFoundError
 
 if TYPE_CHECKING:
     from tether.store.records import RunRecord
@@ -33,12 +34,20 @@ def list_runs(
         help='Order key such as "metrics.auc DESC"; repeat for more keys. '
         "Default: newest first.",
     ),
-    limit: int = typer.Option(50, help="Maximum number of runs to show."),
+    limit: int = typer.Option(50, min=1, help="Maximum number of runs to show."),
 ) -> None:
-    """List runs, newest first unless --order-by says otherwise."""
+    """List runs, newest first unless --order-by sets another order."""
     from tether.store import get_store
 
-    records, _ = get_store().search_runs(
+    store = get_store()
+    if experiment is not None and not store.experiment_exists(experiment):
+        raise NotFoundError(
+            f"experiment {experiment!r} not found; list runs without --experiment to see "
+            "every experiment",
+            kind="experiment",
+            name=experiment,
+        )
+    records, _ = store.search_runs(
         experiments=None if experiment is None else [experiment],
         filter=filter_text,
         order_by=order_by,

@@ -38,6 +38,10 @@ def read_table(path: str | Path, media_type: str | None = None) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"data file {path} is a directory; pass a file", source=str(path)
+        )
     if not path.is_file():
         raise DataError(
             f"data file {path} does not exist; check the path or download the data first",

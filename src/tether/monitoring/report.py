@@ -200,6 +200,7 @@ def build_report(
     alpha: float = DEFAULT_ALPHA,
     share_threshold: float = DEFAULT_SHARE_THRESHOLD,
     min_effect: float | None = None,
+    reference_label: str = "reference",
 ) -> MonitoringReport:
     """Compare every window with the reference and collect the results.
 
@@ -222,6 +223,8 @@ def build_report(
         share_threshold: Share of drifted features that marks a window drifted.
         min_effect: Minimum effect size for drift. None uses the defaults of
             :func:`tether.monitoring.drift_detection.drift`.
+        reference_label: Name of the overview row that shows
+            ``reference_performance``, e.g. the holdout the metrics came from.
 
     Returns:
         The report, to write with ``to_html`` or ``to_json``.
@@ -258,6 +261,7 @@ def build_report(
         min_effect=min_effect,
         reference_performance=reference_performance,
     )
+    summary["reference_label"] = reference_label
     frames = {str(name): frame for name, frame in windows.items()}
     distributions = _distributions(reference, frames, results)
     logger.info("built monitoring report %r over %d windows", title, len(results))
@@ -640,8 +644,9 @@ def _overview_rows(report: MonitoringReport) -> list[dict[str, Any]]:
     if reference_performance:
         rows.append(
             {
-                "name": "reference",
-                "rows": report.summary.get("reference_rows", ""),
+                "name": report.summary.get("reference_label", "reference"),
+                "rows": reference_performance.get("count")
+                or report.summary.get("reference_rows", ""),
                 "share": "",
                 "drifted": "",
                 "drifted_count": "",

@@ -70,6 +70,7 @@ def monitor_predictions(
     label_column: str | None = None,
     score_column: str | None = None,
     reference_performance: dict[str, Any] | None = None,
+    reference_label: str = "reference",
     title: str = "Monitoring report",
 ) -> MonitoringReport:
     """Build a monitoring report of logged predictions, one window per period."""
@@ -89,5 +90,6 @@ def monitor_predictions(
         score_column=score_column,
         prediction_column=score_column,
         reference_performance=reference_performance,
+        reference_label=reference_label,
         title=title,
     )

@@ -87,8 +87,8 @@ class Pipeline(Generic[P, R]):
         )
         try:
             result = self.function(*bound.args, **bound.kwargs)
-        except KeyboardInterrupt:
-            run.end(KILLED, error="interrupted")
+        except KeyboardInterrupt as exc:
+            run.end(KILLED, error=str(exc) or "interrupted")
             raise
         except BaseException as exc:
             run.end(FAILED, error=f"{type(exc).__name__}: {exc}")

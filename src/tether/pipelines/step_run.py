@@ -80,13 +80,15 @@ def _run_step(
             CacheWarning,
             stacklevel=4,
         )
-    usable = key is not None and not key.problem and not (pipeline and pipeline.force)
-    if usable and key is not None:
+    usable = key is not None and not key.problem
+    forced = pipeline is not None and pipeline.force
+    if usable and not forced and key is not None:
         cached = restore_outputs(step_name, key, arguments)
         if cached is not None:
             run_id, source_id, value = cached
             reporter(ctx.StepEvent(step_name, "cached", run_id, cached_from=source_id))
             return value
+    # A forced run still records its key, so that later identical calls reuse it.
     return _execute(fn, step_name, arguments, key if usable else None, reporter)
 
 
@@ -117,7 +119,7 @@ def _execute(
             )
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
-            run.end(KILLED, error="interrupted")
+            run.end(KILLED, error=str(exc) or "interrupted")
         else:
             run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
         reporter(

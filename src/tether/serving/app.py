@@ -30,6 +30,7 @@ import orjson
 import pandas as pd
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tether.errors import ConfigError, DataError, SchemaError, ServingError
 from tether.models.signature import Signature, enforce, extra_columns
@@ -115,13 +116,22 @@ def create_app(
         lifespan=_lifespan(model, prediction_logger),
     )
     _add_routes(app, scorer, max_body_bytes)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Answer unknown paths and methods in the same error shape as the scoring routes."""
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "")
+    message = f"{request.method} {request.url.path}: {detail}"
+    return _error_response(status, message, None, _request_id(request))
 
 
 def _add_routes(app: FastAPI, scorer: _Scorer, max_body_bytes: int) -> None:
     model = scorer.model
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     def health() -> Response:
         status = {
             "status": "ok",

@@ -166,7 +166,8 @@ def _frame_from_records(records: Any, where: str) -> pd.DataFrame:
                 "expected an object that maps column names to values"
             )
         for name in record:
-            columns.setdefault(name, [None] * position)
+            if name not in columns:  # a column first seen here: earlier rows lack it
+                columns[name] = [None] * position
         for name, values in columns.items():
             values.append(record.get(name))
     return _build_frame(columns, len(records))
@@ -231,7 +232,10 @@ def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
             spec.name: "str" for spec in signature.inputs if spec.type == "string"
         }
     try:
-        frame = pd.read_csv(io.BytesIO(body), dtype=text_columns or None)
+        # index_col=False: a row with an extra field is an error, not an index.
+        frame = pd.read_csv(
+            io.BytesIO(body), dtype=text_columns or None, index_col=False
+        )
     except ValueError as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SchemaError(

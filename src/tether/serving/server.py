@@ -71,8 +71,9 @@ def serve(
     config = uvicorn.Config(
         app, host=host, port=port, access_log=access_log, log_level="info"
     )
+    shown_host = f"[{host}]" if ":" in host else host
     logger.info(
-        "serving %s (version %s) on http://%s:%s", uri, model.version, host, port
+        "serving %s (version %s) on http://%s:%s", uri, model.version, shown_host, port
     )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again
     # for the previous handler; this handler turns it into a clean exit.

@@ -40,9 +40,14 @@ def open_engine(url: str) -> Engine:
     try:
         migrate(engine)
     except OperationalError as exc:
+        reason = " ".join(str(exc.orig).split())
+        hint = (
+            "check that the path is writable"
+            if url.startswith("sqlite")
+            else "check that the database server is running and the URL is right"
+        )
         raise StoreError(
-            f"cannot open the store at {_redact(url)}: {exc.orig}; check that the path is "
-            "writable or the database server is running"
+            f"cannot open the store at {_redact(url)}: {reason}; {hint}"
         ) from exc
     return engine
 

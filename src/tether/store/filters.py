@@ -38,14 +38,18 @@ ATTRIBUTES = (
 )
 TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
 DATASET_FIELDS = ("digest", "name")
-COMPARISON_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 PATTERN_OPERATORS = ("like", "ilike")
 
-# The limits keep the compiled SQL within SQLite's defaults: an expression tree
-# at most 1000 levels deep and a LIKE or GLOB pattern of at most 50,000 bytes.
+# The limits keep the compiled SQL within SQLite's defaults: an expression at
+# most 1000 levels deep, a LIKE or GLOB pattern of at most 50,000 bytes, and a
+# parser stack of 100 entries. With SQLite 3.40 that stack overflowed on filters
+# nested 32 to 42 levels deep, so and, or and not nest at most 20 levels.
 MAX_FILTER_LENGTH = 10_000
 MAX_CONDITIONS = 100
-MAX_NESTING = 50
+MAX_NESTING = 20
+# Open parentheses and 'not' keywords at one point, which bound the recursion of
+# the parser. Redundant parentheses count here but not in MAX_NESTING.
+MAX_OPEN_GROUPS = 100
 EXCERPT_WIDTH = 80
 
 _NAME = re.compile(r"[^\W\d]\w*")
@@ -67,11 +71,11 @@ class FilterSyntaxError(ConfigError):
         detail: ``text`` on one line with a caret ``^`` under the column below it.
     """
 
-    def __init__(self, text: str, position: int, problem: str, *, setting: str):
+    def __init__(self, text: str, position: int, problem: str, *, setting: str) -> None:
         snippet, offset = _excerpt(text, position)
-        shown = _quote(snippet)
         super().__init__(
-            f"invalid {setting} at column {position + 1}: {problem} in {shown}",
+            f"invalid {setting} at column {position + 1}: {problem} in "
+            f"{_quote(snippet)}",
             setting=setting,
             value=text,
         )
@@ -83,7 +87,10 @@ class FilterSyntaxError(ConfigError):
 
 @dataclass(frozen=True)
 class Identifier:
-    """A value of a run: ``kind`` is one of :data:`KINDS`, ``key`` its name."""
+    """A named value of a run, such as ``metrics.auc``.
+
+    ``kind`` is one of :data:`KINDS`, and ``key`` is the name after the dot.
+    """
 
     kind: str
     key: str
@@ -191,7 +198,7 @@ def parse_order_key(text: str) -> OrderKey:
     start = parser.peek()
     target = parser.parse_identifier()
     if target.kind == "datasets":
-        raise parser.error(start, "datasets fields cannot be used to order runs")
+        raise parser.error(start, "dataset fields cannot be used to order runs")
     descending = False
     if parser.accept_keyword("desc"):
         descending = True
@@ -202,7 +209,7 @@ def parse_order_key(text: str) -> OrderKey:
 
 
 def parse_timestamp(value: str | float) -> datetime:
-    """Convert an ISO 8601 text or POSIX seconds to a UTC time; naive text is UTC.
+    """Convert ISO 8601 text or POSIX seconds to a UTC time. Naive text is UTC.
 
     Raises:
         ValueError: ``value`` is not an ISO 8601 time or is out of range.
@@ -331,6 +338,7 @@ class _Parser:
         self.tokens = self.lexer.tokens()
         self.index = 0
         self.depth = 0
+        self.tree_depths: dict[int, int] = {}
         self.conditions = 0
 
     def error(self, token: Token, problem: str) -> FilterSyntaxError:
@@ -374,16 +382,22 @@ class _Parser:
             raise self.error(token, f"expected {expected}, found {_describe(token)}")
 
     def parse_or(self) -> Expression:
+        start = self.peek()
         operands = [self.parse_and()]
         while self.accept_keyword("or"):
             operands.append(self.parse_and())
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+        if len(operands) == 1:
+            return operands[0]
+        return self._compound(Or(tuple(operands)), operands, start)
 
     def parse_and(self) -> Expression:
+        start = self.peek()
         operands = [self.parse_not()]
         while self.accept_keyword("and"):
             operands.append(self.parse_not())
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
+        if len(operands) == 1:
+            return operands[0]
+        return self._compound(And(tuple(operands)), operands, start)
 
     def parse_not(self) -> Expression:
         token = self.peek()
@@ -392,7 +406,7 @@ class _Parser:
         self._enter(token)
         operand = self.parse_not()
         self.depth -= 1
-        return Not(operand)
+        return self._compound(Not(operand), [operand], token)
 
     def parse_primary(self) -> Expression:
         token = self.peek()
@@ -407,10 +421,26 @@ class _Parser:
 
     def _enter(self, token: Token) -> None:
         self.depth += 1
-        if self.depth > MAX_NESTING:
+        if self.depth > MAX_OPEN_GROUPS:
             raise self.error(
-                token, f"nesting deeper than {MAX_NESTING} levels; simplify the filter"
+                token,
+                f"more than {MAX_OPEN_GROUPS} nested parentheses and 'not' keywords; "
+                "simplify the filter",
             )
+
+    def _compound(
+        self, node: Expression, operands: list[Expression], token: Token
+    ) -> Expression:
+        """Record the depth of a new and, or or not node, which bounds the SQL."""
+        depth = 1 + max(self.tree_depths.get(id(operand), 0) for operand in operands)
+        if depth > MAX_NESTING:
+            raise self.error(
+                token,
+                f"and, or and not nested deeper than {MAX_NESTING} levels; "
+                "simplify the filter",
+            )
+        self.tree_depths[id(node)] = depth
+        return node
 
     def parse_identifier(self) -> Identifier:
         token = self.peek()
@@ -459,7 +489,7 @@ class _Parser:
             return self._parse_in_list(target, negated=True)
         if self.accept_keyword("is"):
             negated = self.accept_keyword("not")
-            self.expect_keyword("null", "after 'is'" + (" not" if negated else ""))
+            self.expect_keyword("null", "after 'is not'" if negated else "after 'is'")
             return IsNull(target, negated)
         raise self.error(token, _missing_operator(target, token))
 
@@ -545,12 +575,12 @@ def _value_problem(target: Identifier, operator: str, value: Literal) -> str | N
         if operator in PATTERN_OPERATORS:
             return f"'{operator}' does not apply to {name}, which is a number"
         if not _is_number(value):
-            return f"expected a number for {name}, found {_show(value)}"
+            return f"expected a number for {name}, found {_format_literal(value)}"
         return None
     if target.key in TIME_ATTRIBUTES and target.kind == "attributes":
         return _time_problem(name, operator, value)
     if target.kind in ("attributes", "datasets") and not isinstance(value, str):
-        return f"expected quoted text for {name}, found {_show(value)}"
+        return f"expected quoted text for {name}, found {_format_literal(value)}"
     return None
 
 
@@ -558,12 +588,12 @@ def _time_problem(name: str, operator: str, value: Literal) -> str | None:
     if operator in PATTERN_OPERATORS:
         return f"'{operator}' does not apply to {name}, which is a time"
     if isinstance(value, bool):
-        return f"expected a time for {name}, found {_show(value)}"
+        return f"expected a time for {name}, found {_format_literal(value)}"
     try:
         parse_timestamp(value)
     except ValueError:
         return (
-            f"invalid time {_show(value)} for {name}; use ISO 8601 text such as "
+            f"invalid time {_format_literal(value)} for {name}; use ISO 8601 text such as "
             "'2024-05-01T12:00:00Z' or seconds since 1970"
         )
     return None
@@ -596,13 +626,13 @@ def _describe(token: Token) -> str:
     if token.kind == "end":
         return "the end of the text"
     if token.kind == "string":
-        return f"text {_show(token.value)}"
+        return f"text {_format_literal(token.value)}"
     if token.kind == "quoted_name":
         return f"`{token.value}`"
     return repr(token.value)
 
 
-def _show(value: Literal) -> str:
+def _format_literal(value: Literal) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value)

@@ -2,10 +2,12 @@
 
 The filter tree from :mod:`tether.store.filters` compiles to SQLAlchemy Core
 expressions in which every literal is a bound parameter. Conditions on
-metrics, params, tags and datasets are ``EXISTS`` subqueries, so every
-condition is true or false for a run (never SQL NULL) and ``not`` is an exact
-complement. Pages use keyset pagination: a page token carries the sort values
-and id of the last run of a page, and the next page starts strictly after it.
+metrics, params, tags and datasets are ``EXISTS`` subqueries, and conditions
+on nullable attributes first require a value. So every condition is true or
+false for a run (never SQL NULL), and ``not`` is an exact complement.
+
+Pages use keyset pagination. A page token carries the sort values and id of
+the last run of a page, and the next page starts strictly after that run.
 """
 
 from __future__ import annotations
@@ -62,12 +64,13 @@ from tether.store.records import RunRecord
 from tether.store.time import aware
 
 # Each page loads params, tags and metrics with one IN list of run ids, and
-# SQLite accepts at most 32,766 bound parameters per statement (3.32 and later).
+# SQLite 3.32 and later accept 32,766 bound parameters per statement by default.
 MAX_PAGE_SIZE = 10_000
 MAX_ORDER_KEYS = 10
 # Param and tag text of this form compares as a number with number literals.
-# PostgreSQL casts it to NUMERIC, whose exponent must stay within +-1000, so the
-# exponent has at most three digits and the text at most MAX_NUMBER_TEXT characters.
+# PostgreSQL casts it to NUMERIC, which raises an error beyond 131,071 digits
+# before or 16,383 digits after the decimal point (measured on PostgreSQL 15).
+# Three exponent digits and MAX_NUMBER_TEXT characters stay far inside both.
 NUMBER_PATTERN = r"\A[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?\Z"
 MAX_NUMBER_TEXT = 100
 
@@ -115,8 +118,9 @@ class SearchOps:
                 empty text matches every run.
             order_by: Order keys such as ``"metrics.auc DESC"``, applied in
                 turn. Runs without a value for a key sort after those with
-                one, in both directions. Ties go to the larger run id. The
-                default is ``attributes.start_time DESC``.
+                one, in both directions. Runs that tie on every key are
+                ordered by run id, largest first. The default is
+                ``attributes.start_time DESC``.
             max_results: Page size, from 1 to :data:`MAX_PAGE_SIZE`.
             page_token: The token that the previous page returned, for the
                 same experiments, filter and order.
@@ -143,8 +147,8 @@ def compile_filter(expression: Expression | None, dialect: str) -> ColumnElement
 
     Args:
         expression: The tree from :func:`tether.store.filters.parse_filter`.
-        dialect: ``"sqlite"`` or ``"postgresql"``: the two differ in how text
-            sorts, how LIKE treats case and how text becomes a number.
+        dialect: ``"sqlite"`` or ``"postgresql"``. The two differ in how
+            text sorts, how LIKE treats case and how text becomes a number.
     """
     if expression is None:
         return true()
@@ -266,8 +270,8 @@ class _FilterCompiler:
 
 
 def _is_number(value: ColumnElement[Any]) -> ColumnElement[bool]:
-    # False for NULL and NaN on both databases: SQLite stores NaN as NULL, and
-    # PostgreSQL sorts NaN above +Infinity.
+    # False for NULL and NaN on both databases, because SQLite stores NaN as
+    # NULL and PostgreSQL sorts NaN above +Infinity.
     return value <= literal(math.inf, Float())
 
 
@@ -345,10 +349,15 @@ def _like_pattern(pieces: list[tuple[bool, str]]) -> str:
 
 def _glob_pattern(pieces: list[tuple[bool, str]]) -> str:
     wildcards = {"%": "*", "_": "?"}
-    return "".join(
-        wildcards[char] if wildcard else f"[{char}]" if char in "*?[" else char
-        for wildcard, char in pieces
-    )
+    glob: list[str] = []
+    for wildcard, char in pieces:
+        if wildcard:
+            glob.append(wildcards[char])
+        elif char in "*?[":
+            glob.append(f"[{char}]")
+        else:
+            glob.append(char)
+    return "".join(glob)
 
 
 # -- order ----------------------------------------------------------------
@@ -356,7 +365,7 @@ def _glob_pattern(pieces: list[tuple[bool, str]]) -> str:
 
 @dataclass(frozen=True)
 class _SortColumn:
-    """A sort key as SQL: ``kind`` is number, text or time."""
+    """A sort key as a SQL expression whose ``kind`` is number, text or time."""
 
     expression: ColumnElement[Any]
     descending: bool
@@ -415,13 +424,17 @@ def _sort_columns(
         joins.append(
             (joined, and_(joined.c.run_id == t.runs.c.id, joined.c.key == key_name))
         )
-        if kind == "metrics":
-            value = case((_is_number(joined.c.value), joined.c.value))
-            columns.append(_SortColumn(value, key.descending, "number", True))
-        else:
-            value = compiler.collated(joined.c.value)
-            columns.append(_SortColumn(value, key.descending, "text", True))
+        columns.append(_joined_sort(kind, joined, key.descending, compiler))
     return columns, joins
+
+
+def _joined_sort(
+    kind: str, joined: FromClause, descending: bool, compiler: _FilterCompiler
+) -> _SortColumn:
+    if kind == "metrics":
+        number = case((_is_number(joined.c.value), joined.c.value))
+        return _SortColumn(number, descending, "number", True)
+    return _SortColumn(compiler.collated(joined.c.value), descending, "text", True)
 
 
 def _attribute_sort(key: OrderKey, compiler: _FilterCompiler) -> _SortColumn:
@@ -608,9 +621,9 @@ def _is_float(value: Any) -> bool:
 
 
 def _invalid_token(token: str, reason: str) -> ConfigError:
-    shown = token if len(token) <= 40 else token[:40] + "..."
+    excerpt = token if len(token) <= 40 else token[:40] + "..."
     return ConfigError(
-        f"invalid page token {shown!r}: {reason}; pass the token that the previous "
+        f"invalid page token {excerpt!r}: {reason}; pass the token that the previous "
         "page returned for the same search, or omit it to start from the first page",
         setting="page_token",
         value=token,

@@ -35,6 +35,12 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
 
     # -- experiments and runs -------------------------------------------
 
+    def experiment_exists(self, name: str) -> bool:
+        """Return whether an experiment called ``name`` exists."""
+        query = select(t.experiments.c.id).where(t.experiments.c.name == name)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def experiment_id(self, name: str) -> str:
         """Return the id of experiment ``name``, creating it on first use."""
         with self.engine.begin() as conn:

@@ -18,6 +18,7 @@ from tether.errors import ConfigError, DataError
 from tether.store import SqlStore, get_store
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
 from tether.tracking.output import OutputCapture
+from tether.tracking.signals import install_sigterm_handler
 from tether.tracking.writer import writer_for
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ class Run:
         if exc is None:
             self.end(FINISHED)
         elif isinstance(exc, KeyboardInterrupt):
-            self.end(KILLED, error="interrupted")
+            self.end(KILLED, error=str(exc) or "interrupted")
         else:
             self.end(
                 FAILED, error="".join(traceback.format_exception_only(exc)).strip()
@@ -289,6 +290,7 @@ def start_run(
     from tether.tracking.source import capture_source
 
     store, objects = get_store(), get_objects()
+    install_sigterm_handler()
     parent = active.current() if nested else None
     experiment = experiment or (parent.experiment if parent else DEFAULT_EXPERIMENT)
     if source is None:
@@ -320,8 +322,9 @@ def start_run(
 def _record_source_artifacts(run: Run) -> None:
     for path, digest in run.source.get("artifacts", {}).items():
         media_type = "text/x-diff" if path.endswith(".patch") else "text/plain"
+        size = run.objects.path(digest).stat().st_size
         run.record_artifact(
-            ArtifactRecord(run.id, path, digest, 0, media_type, False, "source")
+            ArtifactRecord(run.id, path, digest, size, media_type, False, "source")
         )
 
 
