@@ -81,7 +81,8 @@ def show_version(
         return
     console.print(f"[bold]{record.uri}[/]  {record.rows} rows  {record.size} bytes")
     console.print(f"digest {record.digest}")
-    console.print(f"source {record.source}")
+    source = ", ".join(f"{key}={value}" for key, value in sorted(record.source.items()))
+    console.print(f"source {source}")
     columns = record.profile.get("columns", {})
     rows = [
         (
