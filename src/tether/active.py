@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 
 class RunLike(Protocol):
-    """What lower layers need from a run: its id and its experiment."""
+    """The part of a run that lower layers use: its id and its experiment."""
 
     id: str
     experiment: str

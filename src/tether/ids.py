@@ -23,9 +23,9 @@ def _encode(value: int, length: int) -> str:
 def new_id() -> str:
     """Return a 26-character ULID-style id that sorts by creation time.
 
-    The first 10 characters encode milliseconds since the epoch; the rest is
-    random, with a counter folded in so that ids made in the same
-    millisecond by one process still sort in creation order.
+    The first 10 characters encode milliseconds since the epoch, and the
+    rest is random. A counter is folded into the random part, so ids made
+    in the same millisecond by one process still sort in creation order.
     """
     global _last_ms, _counter
     with _lock:

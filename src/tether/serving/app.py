@@ -121,7 +121,7 @@ def create_app(
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """Answer unknown paths and methods in the same error shape as the scoring routes."""
+    """Return errors for unknown paths and methods in the shape the scoring routes use."""
     status = getattr(exc, "status_code", 500)
     detail = getattr(exc, "detail", "")
     message = f"{request.method} {request.url.path}: {detail}"
