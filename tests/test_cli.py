@@ -228,3 +228,25 @@ def test_unwritable_report_path(tmp_path: Path, registered: Path) -> None:
         home=registered,
     )
     assert_one_line_error(result, "cannot access", "blocker")
+
+
+def test_doctor_passes_on_whole_store(registered: Path) -> None:
+    result = run_cli("doctor", home=registered)
+    assert result.returncode == 0, result.stdout
+    assert "problem" not in result.stdout
+
+
+def test_doctor_finds_corrupt_and_missing_blobs(registered: Path) -> None:
+    from tether.artifacts import get_objects
+
+    corrupt = tether.data.register("c", pd.DataFrame({"a": [1, 2, 3]}))
+    missing = tether.data.register("m", pd.DataFrame({"b": [4, 5, 6]}))
+    corrupt_path = get_objects().path(corrupt.object_digest)
+    corrupt_path.chmod(0o644)
+    corrupt_path.write_bytes(b"changed on disk")
+    get_objects().path(missing.object_digest).unlink()
+
+    result = run_cli("doctor", home=registered)
+    assert result.returncode == 1
+    assert f"corrupt blob {corrupt.object_digest}" in result.stdout
+    assert f"missing blob {missing.object_digest}" in result.stdout

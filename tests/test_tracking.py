@@ -423,3 +423,44 @@ def test_sigterm_marks_run_killed(tether_home: Path, tmp_path: Path) -> None:
     assert record.status == "KILLED"
     assert record.error == "terminated by SIGTERM"
     assert [point.value for point in history] == [0.5]
+
+
+def test_dead_process_run_marked_failed(tether_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal\n"
+        "import tether\n"
+        "run = tether.start_run(experiment='crash', name='victim')\n"
+        "tether.log_metric('loss', 0.25)\n"
+        "tether.flush()\n"
+        "print(run.id, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    run_id = completed.stdout.split()[0]
+    assert completed.returncode == -9
+    assert get_store().get_run(run_id).status == "RUNNING"
+
+    with tether.start_run(experiment="crash", name="next"):
+        pass
+    record = get_store().get_run(run_id)
+    assert record.status == "FAILED"
+    assert record.error is not None
+    assert "ended without finishing the run" in record.error
+    assert [point.value for point in get_store().metric_history(run_id, "loss")] == [
+        0.25
+    ]
+
+
+def test_live_process_run_left_alone(tether_home: Path) -> None:
+    from tether.tracking.liveness import fail_dead_runs
+
+    with tether.start_run(experiment="alive") as run:
+        assert fail_dead_runs(get_store()) == []
+        assert get_store().get_run(run.id).status == "RUNNING"

@@ -8,7 +8,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from tether.cli import data, lineage, models, monitor, runs, serve
+from tether.cli import data, doctor, lineage, models, monitor, runs, serve
 from tether.errors import TetherError
 
 EXIT_USAGE = 2
@@ -26,6 +26,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.command("serve")(serve.serve_command)
 app.command("lineage")(lineage.lineage_command)
+app.command("doctor")(doctor.doctor_command)
 
 
 @app.command("version")

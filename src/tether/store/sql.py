@@ -107,6 +107,23 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
         with self.engine.begin() as conn:
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
 
+    def running_processes(self) -> list[tuple[str, dict[str, Any]]]:
+        """Return (run id, recorded process) for every RUNNING run."""
+        query = select(t.runs.c.id, t.runs.c.source).where(t.runs.c.status == "RUNNING")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [(row.id, (row.source or {}).get("process", {})) for row in rows]
+
+    def fail_if_running(self, run_id: str, error: str) -> bool:
+        """Mark a run FAILED unless it ended meanwhile; return whether it changed."""
+        statement = (
+            update(t.runs)
+            .where(t.runs.c.id == run_id, t.runs.c.status == "RUNNING")
+            .values(status="FAILED", end_time=utcnow(), error=error)
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(statement).rowcount)
+
     def set_cache_key(self, run_id: str, cache_key: str) -> None:
         """Mark a finished step run as reusable for calls with ``cache_key``."""
         with self.engine.begin() as conn:

@@ -17,6 +17,7 @@ from tether.artifacts import ObjectStore, get_objects
 from tether.errors import ConfigError, DataError
 from tether.store import SqlStore, get_store
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
+from tether.tracking.liveness import fail_dead_runs, process_record
 from tether.tracking.output import OutputCapture
 from tether.tracking.signals import install_sigterm_handler
 from tether.tracking.writer import writer_for
@@ -291,10 +292,13 @@ def start_run(
 
     store, objects = get_store(), get_objects()
     install_sigterm_handler()
+    _check_dead_runs_once(store)
     parent = active.current() if nested else None
     experiment = experiment or (parent.experiment if parent else DEFAULT_EXPERIMENT)
     if source is None:
         source = parent.source if parent else capture_source(objects)
+    if "process" not in source:
+        source = {**source, "process": process_record()}
     run_name = name or Path(str(source.get("entry_point", "run"))).stem or "run"
     run_id = store.create_run(
         experiment=experiment,
@@ -317,6 +321,17 @@ def start_run(
     _record_source_artifacts(run)
     active.push(run)
     return run
+
+
+_checked_stores: set[str] = set()
+
+
+def _check_dead_runs_once(store: SqlStore) -> None:
+    """Fail runs left RUNNING by dead processes, once per store and process."""
+    if store.url in _checked_stores:
+        return
+    _checked_stores.add(store.url)
+    fail_dead_runs(store)
 
 
 def _record_source_artifacts(run: Run) -> None:
