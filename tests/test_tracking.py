@@ -464,3 +464,34 @@ def test_live_process_run_left_alone(tether_home: Path) -> None:
     with tether.start_run(experiment="alive") as run:
         assert fail_dead_runs(get_store()) == []
         assert get_store().get_run(run.id).status == "RUNNING"
+
+
+def test_sigkill_keeps_flushed_points(tether_home: Path, tmp_path: Path) -> None:
+    from tether.artifacts import get_objects
+    from tether.doctor import run_checks
+    from tether.tracking.writer import FLUSH_INTERVAL_SECONDS
+
+    script = tmp_path / "killed_later.py"
+    script.write_text(
+        "import os, signal, time\n"
+        "import tether\n"
+        "run = tether.start_run(experiment='crash', name='victim')\n"
+        "for step in range(100):\n"
+        "    tether.log_metric('loss', step / 100, step=step)\n"
+        "print(run.id, flush=True)\n"
+        f"time.sleep({FLUSH_INTERVAL_SECONDS * 3})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    run_id = completed.stdout.split()[0]
+    history = get_store().metric_history(run_id, "loss")
+    assert completed.returncode == -9
+    # Points logged more than one flush interval before the kill are stored.
+    assert [point.step for point in history] == list(range(100))
+    assert all(check.ok for check in run_checks(get_store(), get_objects()))

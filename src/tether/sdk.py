@@ -9,6 +9,7 @@ from tether.active import current
 from tether.errors import ConfigError
 from tether.store import get_store
 from tether.store.records import MetricPoint, RunRecord
+from tether.tracking.downsample import lttb_indices
 from tether.tracking.run import Run
 from tether.tracking.writer import writer_for
 
@@ -64,9 +65,21 @@ class RunView:
         self.tags = record.tags
         self.status = record.status
 
-    def metric_history(self, key: str) -> list[MetricPoint]:
-        """Return every logged point of metric ``key``."""
-        return get_store().metric_history(self.id, key)
+    def metric_history(
+        self, key: str, max_points: int | None = None
+    ) -> list[MetricPoint]:
+        """Return the logged points of metric ``key``, in step order.
+
+        With ``max_points``, a long series is downsampled with
+        largest-triangle-three-buckets to at most that many points, keeping
+        the first, the last, and the peaks and dips in between.
+        """
+        points = get_store().metric_history(self.id, key)
+        if max_points is None:
+            return points
+        steps = [point.step for point in points]
+        values = [point.value for point in points]
+        return [points[i] for i in lttb_indices(steps, values, max_points)]
 
 
 def get_run(run_id: str) -> RunView:

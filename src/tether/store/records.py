@@ -33,7 +33,7 @@ class MetricPoint:
     """One logged value of a metric."""
 
     key: str
-    value: float | None
+    value: float  # NaN, not None, for a NaN metric
     step: int
     timestamp: float
 
