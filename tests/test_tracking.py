@@ -495,3 +495,17 @@ def test_sigkill_keeps_flushed_points(tether_home: Path, tmp_path: Path) -> None
     # Points logged more than one flush interval before the kill are stored.
     assert [point.step for point in history] == list(range(100))
     assert all(check.ok for check in run_checks(get_store(), get_objects()))
+
+
+def test_system_metrics_sampled(tether_home: Path) -> None:
+    with tether.start_run(experiment="system", system_metrics=0.05) as run:
+        assert run.sampler is not None
+        deadline = time.monotonic() + 10
+        while run.sampler.samples < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    metrics = get_store().get_run(run.id).metrics
+    history = get_store().metric_history(run.id, "system/memory_rss_mb")
+    assert len(history) >= 3
+    assert metrics["system/memory_rss_mb"] > 10
+    assert metrics["system/cpu_percent"] >= 0
+    assert "system/memory_available_mb" in metrics

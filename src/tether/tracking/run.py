@@ -20,6 +20,7 @@ from tether.store.records import ArtifactRecord, Edge, MetricPoint
 from tether.tracking.liveness import fail_dead_runs, process_record
 from tether.tracking.output import OutputCapture
 from tether.tracking.signals import install_sigterm_handler
+from tether.tracking.system_metrics import SystemMetricsSampler
 from tether.tracking.writer import writer_for
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Run:
         self._writer = writer_for(store)
         self._capture = OutputCapture() if capture_output else None
         self._step_counters: dict[str, int] = {}
+        self.sampler: SystemMetricsSampler | None = None
 
     # -- params, metrics and tags -----------------------------------------
 
@@ -224,6 +226,8 @@ class Run:
             return
         self.status = status
         try:
+            if self.sampler is not None:
+                self.sampler.stop()
             self.flush()
             self._store_output()
         finally:
@@ -276,6 +280,7 @@ def start_run(
     capture_output: bool = True,
     source: Mapping[str, Any] | None = None,
     cache_key: str | None = None,
+    system_metrics: float | None = None,
 ) -> Run:
     """Start a run and make it the active run.
 
@@ -287,6 +292,8 @@ def start_run(
         capture_output: keep a copy of stdout and stderr as run logs.
         source: code and environment record; captured automatically when None.
         cache_key: the pipeline cache key of a step run.
+        system_metrics: sample CPU and memory of this process every this
+            many seconds as ``system/*`` metrics; None samples nothing.
     """
     from tether.tracking.source import capture_source
 
@@ -318,6 +325,8 @@ def start_run(
         source=source,
         capture_output=capture_output,
     )
+    if system_metrics is not None:
+        run.sampler = SystemMetricsSampler(run, system_metrics)
     _record_source_artifacts(run)
     active.push(run)
     return run
