@@ -45,33 +45,87 @@ class GitState:
 
 
 def git_state(cwd: str | Path | None = None) -> GitState:
-    """Read the commit, branch, remote, dirty flag and uncommitted diff."""
+    """Read the commit, branch, remote, dirty flag and uncommitted diff.
+
+    One ``git status`` call gives the commit, branch and dirty flag; ``git
+    diff`` runs only when the tree is dirty, so a clean tree costs one
+    subprocess per run.
+    """
     cwd = str(cwd or Path.cwd())
-    root = _git(["rev-parse", "--show-toplevel"], cwd)
-    if root is None:
+    root = _repository_root(Path(cwd).absolute())
+    status = None
+    if root is not None:
+        status = _git(
+            ["status", "--porcelain=v2", "--branch", "--untracked-files=no"], cwd
+        )
+    if root is None or status is None:
         return GitState(None, None, None, False, "", None, error="not a git repository")
-    commit = _git(["rev-parse", "HEAD"], cwd)
-    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
-    remote = _git(["config", "--get", "remote.origin.url"], cwd)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd) or ""
+    headers, changes = _parse_status(status)
+    commit = headers.get("branch.oid")
+    commit = None if commit in (None, "(initial)") else commit
+    branch = headers.get("branch.head")
+    remote = _origin_url(root, cwd)
+    dirty = bool(changes)
     diff = (
-        _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], cwd) or ""
-        if commit
+        _git(["diff", "HEAD", "--no-color", "--no-ext-diff"], cwd)
+        if dirty and commit
         else ""
     )
     return GitState(
         commit=commit,
-        branch=branch,
+        branch=None if branch == "(detached)" else branch,
         remote=_CREDENTIALS.sub("", remote) if remote else None,
-        dirty=bool(status.strip()),
-        diff=diff,
-        root=root,
+        dirty=dirty,
+        diff=diff or "",
+        root=str(root),
         error=None if commit else "the repository has no commits",
     )
 
 
+def _repository_root(start: Path) -> Path | None:
+    """Return the nearest folder holding ``.git``, without running git."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _origin_url(root: Path, cwd: str) -> str | None:
+    """Return the URL of remote ``origin``, read from ``.git/config`` when possible."""
+    config = root / ".git" / "config"
+    if not config.is_file():  # a worktree or submodule: ask git
+        return _git(["config", "--get", "remote.origin.url"], cwd)
+    section = ""
+    for line in config.read_text(errors="replace").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped
+        elif section == '[remote "origin"]' and stripped.startswith("url"):
+            key, _, value = stripped.partition("=")
+            if key.strip() == "url":
+                return value.strip()
+    return None
+
+
+def _parse_status(output: str) -> tuple[dict[str, str], list[str]]:
+    """Split ``git status --porcelain=v2 --branch`` into headers and changed entries."""
+    headers: dict[str, str] = {}
+    changes: list[str] = []
+    for line in output.splitlines():
+        if line.startswith("# "):
+            key, _, value = line[2:].partition(" ")
+            headers[key] = value
+        elif line.strip():
+            changes.append(line)
+    return headers, changes
+
+
+@functools.cache
 def environment() -> dict[str, Any]:
-    """Return the Python version, platform and a digest of the installed packages."""
+    """Return the Python version, platform and a digest of the installed packages.
+
+    Computed once per process, like :func:`installed_packages`.
+    """
     from tether.artifacts.digest import digest_bytes
 
     packages = installed_packages()

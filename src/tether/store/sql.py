@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from tether.errors import NotFoundError
@@ -325,17 +327,23 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
     # -- helpers ---------------------------------------------------------
 
     def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        """Insert rows, replacing the other columns of rows whose keys exist.
+
+        One ``INSERT … ON CONFLICT DO UPDATE`` statement for the whole batch;
+        SQLite and PostgreSQL both support it.
+        """
         if not rows:
             return
+        # A batch may name a key twice; the last value wins, as one by one.
+        unique = {tuple(row[k] for k in keys): row for row in rows}
+        dialect_insert = (
+            sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
+        )
+        statement = dialect_insert(table)
+        replaced = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=replaced)
         with self.engine.begin() as conn:
-            for row in rows:
-                match = and_(*(table.c[k] == row[k] for k in keys))
-                values = {k: v for k, v in row.items() if k not in keys}
-                changed = conn.execute(
-                    update(table).where(match).values(**values)
-                ).rowcount
-                if not changed:
-                    conn.execute(insert(table).values(**row))
+            conn.execute(statement, list(unique.values()))
 
 
 def _param_text(key: str, value: Any) -> str:
