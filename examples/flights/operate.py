@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from tether.monitoring.windows import join_labels, monitor_predictions
 
 MODEL_URI = f"models:/{MODEL_NAME}@{ALIAS}"
 STARTUP_TIMEOUT_SECONDS = 60
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 Progress = Callable[[int, int], None]
 
 
@@ -33,6 +35,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to send the child SIGTERM when this process dies, even by SIGKILL.
+
+    Runs in the child between fork and exec. On other systems it does nothing,
+    and a killed demo can leave its server running.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ServerProcess:
@@ -54,7 +68,11 @@ class ServerProcess:
             str(port),
         ]
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy()
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            preexec_fn=_stop_with_parent,
         )
 
     def wait_ready(self, client: httpx.Client) -> dict[str, Any]:

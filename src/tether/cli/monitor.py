@@ -41,6 +41,11 @@ def drift_command(
         if columns
         else [c for c in ref_frame.columns if c in cur_frame.columns]
     )
+    unshared = sorted(set(ref_frame.columns) ^ set(cur_frame.columns))
+    if unshared and not columns:
+        console.print(
+            f"[yellow]note[/] not compared, in one data set only: {', '.join(map(str, unshared))}"
+        )
     report = drift(ref_frame, cur_frame, columns=selected)
     rows = [
         (c.column, c.test, c.statistic, c.p_value, c.effect_size, c.status)

@@ -18,10 +18,14 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     """Print a table of rows."""
     grid = Table(title=title, show_lines=False)
     for column in columns:
-        # Ids, digests and runs are copied by users, so they are never cut.
-        whole = column in ("id", "run", "digest")
+        # Ids are copied by users, so they are never cut or wrapped; other
+        # values wrap in a narrow terminal instead of losing characters.
+        whole = column in ("id", "run")
         grid.add_column(
-            column, no_wrap=whole, min_width=26 if column in ("id", "run") else None
+            column,
+            no_wrap=whole,
+            min_width=26 if whole else None,
+            overflow="fold",
         )
     for row in rows:
         grid.add_row(*(format_value(v) for v in row))

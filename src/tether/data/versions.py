@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -122,7 +123,7 @@ def _load_input(
     record = {
         "type": "file",
         "path": str(path.absolute()),
-        "modified": stat.st_mtime,
+        "modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
         **extra,
     }
     return frame, path.read_bytes(), media_type, record

@@ -645,7 +645,7 @@ def _overview_rows(report: MonitoringReport) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": report.summary.get("reference_label", "reference"),
-                "rows": reference_performance.get("count")
+                "rows": _row_count(reference_performance.get("count"))
                 or report.summary.get("reference_rows", ""),
                 "share": "",
                 "drifted": "",
@@ -658,6 +658,11 @@ def _overview_rows(report: MonitoringReport) -> list[dict[str, Any]]:
         )
     rows.extend(_window_overview(window) for window in report.windows)
     return rows
+
+
+def _row_count(value: Any) -> int | None:
+    """Return a metrics ``count`` as an integer row count, or None."""
+    return int(value) if isinstance(value, (int, float)) and value == value else None
 
 
 def _window_overview(window: WindowResult) -> dict[str, Any]:

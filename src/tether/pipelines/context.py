@@ -16,7 +16,7 @@ class StepEvent:
     """What happened to one step: it ran, came from cache, or failed."""
 
     step: str
-    status: str  # "started" | "ran" | "cached" | "failed"
+    status: str  # "started" | "ran" | "cached" | "failed" | "killed"
     run_id: str | None = None
     seconds: float = 0.0
     cached_from: str | None = None

@@ -118,14 +118,15 @@ def _execute(
                 stacklevel=4,
             )
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
+        killed = isinstance(exc, KeyboardInterrupt)
+        if killed:
             run.end(KILLED, error=str(exc) or "interrupted")
         else:
             run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
         reporter(
             ctx.StepEvent(
                 step_name,
-                "failed",
+                "killed" if killed else "failed",
                 run.id,
                 time.perf_counter() - started,
                 message=str(exc),

@@ -13,6 +13,7 @@ same rules. A body that cannot be read as one of the formats raises
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -232,11 +233,15 @@ def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
             spec.name: "str" for spec in signature.inputs if spec.type == "string"
         }
     try:
-        # index_col=False: a row with an extra field is an error, not an index.
-        frame = pd.read_csv(
-            io.BytesIO(body), dtype=text_columns or None, index_col=False
-        )
-    except ValueError as exc:
+        # index_col=False keeps an extra field from becoming the index. pandas
+        # then drops an extra field of the first data row with only a warning,
+        # which is raised here as an error so that no value is lost silently.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.BytesIO(body), dtype=text_columns or None, index_col=False
+            )
+    except (ValueError, pd.errors.ParserWarning) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SchemaError(
             f"CSV body could not be parsed ({reason}); send a header row "

@@ -134,6 +134,17 @@ def _enable_wal(cursor: Any) -> None:
 
 def _ensure_sqlite_folder(url: str) -> None:
     path = Path(url.removeprefix("sqlite:///"))
+    if path.is_dir():
+        raise StoreError(
+            f"the store path {path} is a folder, not a database file; set TETHER_STORE "
+            "to a file path such as .tether/tether.db"
+        )
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise StoreError(
+            f"cannot create the store folder {path.parent}: {blocker} is a file, not a "
+            "folder; set TETHER_HOME or TETHER_STORE to a writable location"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
