@@ -7,6 +7,7 @@ against a known commit, with a real uvicorn server on a free loopback port.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -231,7 +232,7 @@ def test_flights_cli_rejects_bad_csv(tmp_path: Path, tether_home: Path) -> None:
         cwd=tmp_path,
         check=False,
         env={
-            **__import__("os").environ,
+            **os.environ,
             "PYTHONPATH": str(Path(__file__).parents[1] / "examples"),
             "COLUMNS": "400",
         },
@@ -272,3 +273,36 @@ def test_failed_gate_names_gate(
     assert raised.value.threshold == 0.99
     with pytest.raises(NotFoundError, match="model 'flight-delay' not found"):
         tether.models.get_version("models:/flight-delay@champion")
+
+
+def test_flights_cli_builds_sample(
+    sample_files: tuple[Path, Path], project: tuple[Path, str]
+) -> None:
+    flights_path, weather_path = sample_files
+    command = [
+        sys.executable,
+        "-m",
+        "flights",
+        "--flights",
+        str(flights_path),
+        "--weather",
+        str(weather_path),
+        "--max-iter",
+        "30",
+        "--min-auc",
+        "0.55",
+        "--min-margin",
+        "0",
+        "--skip-serving",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[1] / "examples"),
+        "COLUMNS": "200",
+    }
+    completed = subprocess.run(
+        command, capture_output=True, text=True, env=env, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "registered models:/flight-delay/1 as @champion" in completed.stdout
+    assert tether.models.get_version("models:/flight-delay@champion").version == 1

@@ -66,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="gate: minimum holdout ROC AUC",
     )
     add(
+        "--min-margin",
+        type=float,
+        default=0.02,
+        help="gate: minimum ROC AUC margin over the baseline",
+    )
+    add(
         "--report-dir",
         default="reports/flights",
         help="folder for the HTML and JSON reports",
