@@ -12,7 +12,7 @@ from typing import Any
 from tether.store.records import MetricPoint
 from tether.store.sql import SqlStore
 
-WORKERS = 4
+WORKERS = 16
 POINTS_PER_WORKER = 200
 RUNS_PER_WORKER = 4
 VERSIONS_PER_THREAD = 10
@@ -112,3 +112,32 @@ def test_threads_get_distinct_versions(store_url: str) -> None:
     assert errors == []
     assert sorted(versions) == list(range(1, 2 * VERSIONS_PER_THREAD + 1))
     assert stored == list(range(2 * VERSIONS_PER_THREAD, 0, -1))
+
+
+def test_threads_log_through_one_writer(tether_home: Path) -> None:
+    import tether
+    from tether.store import get_store
+
+    errors: list[BaseException] = []
+    run_ids: list[str] = []
+
+    def log(thread: int) -> None:
+        try:
+            with tether.start_run(
+                experiment="threads", name=f"t{thread}", capture_output=False
+            ) as run:
+                run_ids.append(run.id)
+                for step in range(POINTS_PER_WORKER):
+                    run.log_metric("loss", thread * 1000.0 + step, step=step)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=log, args=(n,)) for n in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    histories = [get_store().metric_history(run_id, "loss") for run_id in run_ids]
+    assert errors == []
+    assert len(run_ids) == WORKERS
+    assert [len(history) for history in histories] == [POINTS_PER_WORKER] * WORKERS
