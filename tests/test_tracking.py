@@ -509,3 +509,10 @@ def test_system_metrics_sampled(tether_home: Path) -> None:
     assert metrics["system/memory_rss_mb"] > 10
     assert metrics["system/cpu_percent"] >= 0
     assert "system/memory_available_mb" in metrics
+
+
+def test_zero_timestamp_kept(tether_home: Path) -> None:
+    with tether.start_run(experiment="times") as run:
+        run.log_metric("loss", 1.0, timestamp=0.0)
+    (point,) = get_store().metric_history(run.id, "loss")
+    assert point.timestamp == 0.0

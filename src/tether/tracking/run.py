@@ -98,7 +98,9 @@ class Run:
         if step is None:
             step = self._step_counters.get(key, -1) + 1
         self._step_counters[key] = max(step, self._step_counters.get(key, -1))
-        point = MetricPoint(key, number, int(step), timestamp or time.time())
+        point = MetricPoint(
+            key, number, int(step), time.time() if timestamp is None else timestamp
+        )
         self._writer.add(self.id, point)
 
     def log_metrics(
