@@ -47,7 +47,7 @@ class GitState:
 def git_state(cwd: str | Path | None = None) -> GitState:
     """Read the commit, branch, remote, dirty flag and uncommitted diff.
 
-    One ``git status`` call gives the commit, branch and dirty flag; ``git
+    One ``git status`` call gives the commit, branch and dirty flag. ``git
     diff`` runs only when the tree is dirty, so a clean tree costs one
     subprocess per run.
     """

@@ -1,10 +1,10 @@
 """Downsample a metric series for charts: largest-triangle-three-buckets.
 
-LTTB (Sveinn Steinarsson, "Downsampling Time Series for Visual
-Representation", University of Iceland, 2013) keeps the first and last
-points and, from each of ``n - 2`` equal buckets in between, the point that
-forms the largest triangle with the point kept before it and the mean of the
-next bucket. Peaks and dips survive, which plain striding loses. One pass,
+The algorithm is from Sveinn Steinarsson, "Downsampling Time Series for
+Visual Representation", University of Iceland, 2013. It keeps the first and
+last points. From each of ``n - 2`` equal buckets in between it keeps the
+point that forms the largest triangle with the point kept before it and the
+mean of the next bucket. Peaks and dips survive, which plain striding loses. One pass,
 O(number of points).
 """
 

@@ -2,8 +2,8 @@
 
 Every run records the host, process id and process start time that made
 it. When a process starts its first run, it looks for RUNNING runs from
-the same host whose process no longer exists (or whose pid now belongs to a
-newer process) and marks them FAILED, so a crash or SIGKILL does not leave
+the same host whose process no longer exists, or whose pid now belongs to a
+newer process. It marks them FAILED, so a crash or SIGKILL does not leave
 runs RUNNING for ever. Runs from other hosts are left alone: their process
 cannot be checked from here.
 """

@@ -1,7 +1,7 @@
 """Sample the process's CPU and memory use on a thread while a run is active.
 
 Values come from the standard library and ``/proc`` (Linux), so no extra
-package is needed; on other systems the memory of the whole machine is not
+package is needed. On other systems the memory of the whole machine is not
 reported. GPU metrics are not sampled yet.
 """
 
@@ -22,7 +22,7 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class MetricSink(Protocol):
-    """Where samples go: a run's ``log_metric``."""
+    """The receiver of samples: a run's ``log_metric``."""
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None: ...
 
