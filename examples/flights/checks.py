@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flights.features import WEATHER
 from tether.data.quality import (
     Suite,
     allowed_values,
@@ -30,19 +31,7 @@ FLIGHT_COLUMNS = (
     "minute",
     "time_hour",
 )
-WEATHER_COLUMNS = (
-    "origin",
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-    "time_hour",
-)
+WEATHER_COLUMNS = ("origin", *WEATHER, "time_hour")
 
 FLIGHTS = Suite(
     "flights-raw",

@@ -11,10 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 LATE_MINUTES = 15
-NUMERIC = [
-    "sched_hour",
-    "day_of_week",
-    "distance",
+WEATHER = [
     "temp",
     "dewp",
     "humid",
@@ -25,6 +22,7 @@ NUMERIC = [
     "pressure",
     "visib",
 ]
+NUMERIC = ["sched_hour", "day_of_week", "distance", *WEATHER]
 CATEGORICAL = ["carrier", "origin", "dest"]
 FEATURES = NUMERIC + CATEGORICAL
 LABEL = "late"
@@ -68,19 +66,7 @@ def prepare(
 def _weather_by_hour(weather: pd.DataFrame) -> pd.DataFrame:
     table = weather.copy()
     table[TIME] = pd.to_datetime(table["time_hour"], utc=True)
-    columns = [
-        "origin",
-        TIME,
-        "temp",
-        "dewp",
-        "humid",
-        "wind_dir",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-    ]
+    columns = ["origin", TIME, *WEATHER]
     # A few hours appear twice (daylight-saving change); keep the first reading.
     return table[columns].drop_duplicates(subset=["origin", TIME], keep="first")
 
