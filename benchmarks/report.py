@@ -115,13 +115,13 @@ WORKLOAD_NOTES = """\
   MLflow's numbers more sensitive to other disk traffic on the machine.
 - Tether fsyncs each blob as it writes it, once per file. MLflow's copies
   reach the disk through the single `os.sync()` that ends each timing,
-  which costs far less per file when a folder holds thousands of files.
+  which costs far less per file when a folder contains thousands of files.
 - Tether stores artifacts by content digest, so logging unchanged content
   again hashes it but copies nothing. MLflow copies the files again.
 - Tether captures the source of each top-level run (git state, installed
   packages) and a copy of stdout and stderr. The workloads run outside any
-  git repository, where finding no `.git` folder costs no git process;
-  inside a clean repository each top-level run starts one `git status`.
+  git repository, where finding no `.git` folder costs no git process.
+  Inside a clean repository each top-level run starts one `git status`.
 - The ratio is Tether's median divided by MLflow's for rates, and MLflow's
   divided by Tether's for times, latencies, errors and lost points, so a
   ratio above 1 means Tether did better. "equal" marks two zeros.

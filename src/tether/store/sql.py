@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from tether.errors import NotFoundError
 from tether.ids import new_id
@@ -17,6 +16,7 @@ from tether.store.dataset_ops import DatasetOps
 from tether.store.engine import open_engine
 from tether.store.lineage_ops import LineageOps
 from tether.store.model_ops import ModelOps
+from tether.store.names import id_for_name
 from tether.store.records import ArtifactRecord, MetricPoint, RunRecord
 from tether.store.search_ops import SearchOps
 from tether.store.time import aware, utcnow
@@ -45,21 +45,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
 
     def experiment_id(self, name: str) -> str:
         """Return the id of experiment ``name``, creating it on first use."""
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(t.experiments.c.id).where(t.experiments.c.name == name)
-            ).scalar()
-            if found:
-                return str(found)
-        try:
-            with self.engine.begin() as conn:
-                new = new_id()
-                conn.execute(
-                    insert(t.experiments).values(id=new, name=name, created_at=utcnow())
-                )
-                return new
-        except IntegrityError:  # another process created it first
-            return self.experiment_id(name)
+        return id_for_name(self.engine, t.experiments, name)
 
     def create_run(
         self,

@@ -1,10 +1,10 @@
 """scikit-learn models stored with skops, so that loading runs no code.
 
-skops refuses types it was not told to trust. Types from scikit-learn,
-NumPy and SciPy are trusted out of the box (they include the tree
+skops rejects any type that is not in its list of trusted types. Types from
+scikit-learn, NumPy and SciPy are trusted out of the box (they include the tree
 structures inside gradient boosting and random forests), and so are builtin
 classes such as ``range``. Builtin functions such as ``exec`` and ``eval``
-are not, because a model that holds one can run code when it predicts. Any
+are not, because a model that contains one can run code when it predicts. Any
 other type must be listed by the caller, and the error names each one.
 """
 
@@ -35,12 +35,12 @@ def loads_estimator(data: bytes, *, trusted: Sequence[str] = ()) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(data=data)
-    refused = [name for name in untrusted if not _is_trusted(name, trusted)]
-    if refused:
+    rejected = [name for name in untrusted if not _is_trusted(name, trusted)]
+    if rejected:
         raise UntrustedModelError(
-            f"the model contains types that are not trusted: {', '.join(refused)}; "
+            f"the model contains types that are not trusted: {', '.join(rejected)}; "
             "review them and pass trusted=[...] with these names to load it",
-            untrusted=refused,
+            untrusted=rejected,
         )
     return sio.loads(data, trusted=list(untrusted))
 
