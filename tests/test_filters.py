@@ -676,3 +676,19 @@ def test_most_conditions_execute(sample_store: SqlStore) -> None:
 def test_param_numbers_in_cast_range(sample_store: SqlStore) -> None:
     records, _ = sample_store.search_runs(filter="params.c > 1 or params.a > 1")
     assert [record.name for record in records] == ["first"]
+
+
+def test_slash_in_unquoted_key_suggests_backticks() -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_filter("metrics.train/loss < 0.5")
+    assert str(caught.value) == (
+        "invalid filter at column 14: unexpected character '/'; a key with this "
+        'character goes in backticks (metrics.`a/b`) in "metrics.train/loss < 0.5"'
+    )
+
+
+def test_stray_character_after_space_has_no_key_hint() -> None:
+    with pytest.raises(FilterSyntaxError) as caught:
+        parse_filter("metrics.a < 0.5 & 1")
+    assert "backticks" not in str(caught.value)
+    assert "column 17: unexpected character '&'" in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from tether.cli.render import check_format, console, print_json, table
 
@@ -79,10 +80,12 @@ def show_version(
     if output == "json":
         print_json(asdict(record) | {"uri": record.uri})
         return
-    console.print(f"[bold]{record.uri}[/]  {record.rows} rows  {record.size} bytes")
+    console.print(
+        f"[bold]{escape(record.uri)}[/]  {record.rows} rows  {record.size} bytes"
+    )
     console.print(f"digest {record.digest}")
     source = ", ".join(f"{key}={value}" for key, value in sorted(record.source.items()))
-    console.print(f"source {source}")
+    console.print(f"source {escape(source)}")
     columns = record.profile.get("columns", {})
     rows = [
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from tether.cli.render import console, table
 
@@ -39,15 +40,17 @@ def show_model(name: str = typer.Argument(..., help="The model's name.")) -> Non
 
     for version in list_versions(name):
         aliases = (
-            f"  [green]@{', @'.join(version.aliases)}[/]" if version.aliases else ""
+            f"  [green]@{escape(', @'.join(version.aliases))}[/]"
+            if version.aliases
+            else ""
         )
-        console.print(f"[bold]{version.uri}[/]{aliases}  run {version.run_id}")
+        console.print(f"[bold]{escape(version.uri)}[/]{aliases}  run {version.run_id}")
         metrics = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in sorted(version.metrics.items())
         )
         if metrics:
-            console.print(f"  {metrics}")
+            console.print(f"  {escape(metrics)}")
 
 
 @app.command("alias")
@@ -60,4 +63,4 @@ def set_alias(
     from tether.models.registry import set_alias as move
 
     move(name, alias, version)
-    console.print(f"models:/{name}@{alias} -> version {version}")
+    console.print(escape(f"models:/{name}@{alias} -> version {version}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from tether.cli.render import console, table
 
@@ -44,7 +45,8 @@ def drift_command(
     unshared = sorted(set(ref_frame.columns) ^ set(cur_frame.columns))
     if unshared and not columns:
         console.print(
-            f"[yellow]note[/] not compared, in one data set only: {', '.join(map(str, unshared))}"
+            f"[yellow]note[/] not compared, in one data set only: "
+            f"{escape(', '.join(map(str, unshared)))}"
         )
     report = drift(ref_frame, cur_frame, columns=selected)
     rows = [

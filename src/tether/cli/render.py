@@ -9,26 +9,31 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Print a table of rows."""
-    grid = Table(title=title, show_lines=False)
+    """Print a table of rows.
+
+    The title, headers and cells are escaped, so a key or value such as
+    ``[bold]`` or ``x[/]`` prints as written instead of being read as Rich markup.
+    """
+    grid = Table(title=escape(title), show_lines=False)
     for column in columns:
         # Ids are copied by users, so they are never cut or wrapped; other
         # values wrap in a narrow terminal instead of losing characters.
         whole = column in ("id", "run")
         grid.add_column(
-            column,
+            escape(column),
             no_wrap=whole,
             min_width=26 if whole else None,
             overflow="fold",
         )
     for row in rows:
-        grid.add_row(*(format_value(v) for v in row))
+        grid.add_row(*(escape(format_value(v)) for v in row))
     console.print(grid)
 
 
@@ -54,7 +59,9 @@ def format_number(value: float) -> str:
 
 def print_json(data: Any) -> None:
     """Print data as indented JSON on stdout, without Rich markup."""
-    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    typer.echo(
+        json.dumps(data, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+    )
 
 
 def check_format(value: str, allowed: Sequence[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from tether.cli.render import check_format, console, print_json, table
 from tether.errors import NotFoundError
@@ -101,16 +102,23 @@ def show_run(
         print_json({"run": asdict(record), "artifacts": [asdict(a) for a in artifacts]})
         return
     git = record.source.get("git", {})
-    console.print(f"[bold]{record.name}[/] {record.id}  {record.kind}  {record.status}")
-    console.print(f"experiment {record.experiment}  parent {record.parent_id or '-'}")
+    # Names, errors and entry points are user text, so they are escaped
+    # before they are printed with Rich markup around them.
     console.print(
-        f"commit {git.get('commit') or '-'}  dirty {git.get('dirty')}  "
-        f"entry point {record.source.get('entry_point')}"
+        f"[bold]{escape(record.name)}[/] {record.id}  {record.kind}  {record.status}"
+    )
+    console.print(
+        f"experiment {escape(record.experiment)}  parent {record.parent_id or '-'}"
+    )
+    console.print(
+        f"commit {escape(str(git.get('commit') or '-'))}  dirty {git.get('dirty')}  "
+        f"entry point {escape(str(record.source.get('entry_point')))}"
     )
     if record.error:
-        console.print(f"[red]error[/] {record.error}")
+        console.print(f"[red]error[/] {escape(record.error)}")
     table("params", ["key", "value"], sorted(record.params.items()))
     table("metrics", ["key", "latest value"], sorted(record.metrics.items()))
+    table("tags", ["key", "value"], sorted(record.tags.items()))
     table(
         "artifacts",
         ["path", "role", "digest", "size"],

@@ -288,7 +288,10 @@ class _Lexer:
         if char in _PUNCTUATION:
             self.position += 1
             return Token(_PUNCTUATION[char], char, start)
-        raise self.error(start, f"unexpected character {char!r}")
+        problem = f"unexpected character {char!r}"
+        if self.position > 0 and self.text[self.position - 1] not in " \t\n(),":
+            problem += "; a key with this character goes in backticks (metrics.`a/b`)"
+        raise self.error(start, problem)
 
     def _scan_string(self, quote: str) -> str:
         start = self.position

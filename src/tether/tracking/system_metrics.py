@@ -2,7 +2,8 @@
 
 Values come from the standard library and ``/proc`` (Linux), so no extra
 package is needed. On other systems the memory of the whole machine is not
-reported. GPU metrics are not sampled yet.
+reported. When ``pynvml`` is installed and NVML finds NVIDIA devices, each
+sample also holds their utilization and memory (see :mod:`gpu_metrics`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Protocol
+
+from tether.tracking.gpu_metrics import open_gpu_reader
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class SystemMetricsSampler:
         self._step = 0
         self._last_cpu = _cpu_seconds()
         self._last_time = time.monotonic()
+        self._gpu = open_gpu_reader()
         self._thread = threading.Thread(
             target=self._loop, name="tether-system-metrics", daemon=True
         )
@@ -50,10 +54,15 @@ class SystemMetricsSampler:
         return self._step
 
     def stop(self) -> None:
-        """Take a last sample and stop the thread."""
+        """Take a last sample, stop the thread and release NVML."""
         self._stop.set()
         self._thread.join()
-        self._sample()
+        try:
+            self._sample()
+        finally:
+            if self._gpu is not None:
+                self._gpu.close()
+                self._gpu = None
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -73,6 +82,8 @@ class SystemMetricsSampler:
         available = _available_memory_bytes()
         if available is not None:
             values["system/memory_available_mb"] = available / 2**20
+        if self._gpu is not None:
+            values.update(self._gpu.read())
         for key, value in values.items():
             self._sink.log_metric(key, value, step=self._step)
         self._step += 1
