@@ -28,8 +28,14 @@ WORKLOADS = (
     "log_batch",
     "runs_search",
     "concurrent",
+    "concurrent16",
     "artifacts",
+    "scale",
 )
+
+# Workloads that only Tether runs: building 100,000 runs through MLflow's API
+# would take hours, so the scale workload has no MLflow side.
+TETHER_ONLY = ("scale",)
 
 # Sizes at scale 1.0. The runner's `--quick` multiplies each by 0.1.
 BASE_SIZES = {
@@ -38,6 +44,7 @@ BASE_SIZES = {
     "runs": 2_000,
     "history_points": 10_000,
     "concurrent_points": 500,
+    "scale_runs": 100_000,
     "big_file_mb": 500,
     "small_files": 5_000,
 }
@@ -45,6 +52,7 @@ BASE_SIZES = {
 BATCH_SIZE = 1_000
 METRIC_KEYS = 10
 PROCESSES = 4
+MANY_PROCESSES = 16
 SMALL_FILE_BYTES = 2_048
 PARAMS_PER_RUN = 10
 METRICS_PER_RUN = 5
@@ -197,9 +205,9 @@ def record_error(result: dict[str, Any], exc: BaseException) -> None:
 
 
 def run_writer_processes(
-    target: Callable[..., None], args: tuple[Any, ...]
+    target: Callable[..., None], args: tuple[Any, ...], processes: int = PROCESSES
 ) -> list[dict[str, Any]]:
-    """Start :data:`PROCESSES` spawned processes of ``target`` and collect their results.
+    """Start ``processes`` spawned processes of ``target`` and collect their results.
 
     ``target(barrier, results, *args)`` must wait on the barrier before its
     timed part and put one dict from :func:`new_writer_result` on the queue.
@@ -207,21 +215,21 @@ def run_writer_processes(
     error and no run.
     """
     context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(PROCESSES)
+    barrier = context.Barrier(processes)
     results = context.Queue()
-    processes = [
+    workers = [
         context.Process(target=target, args=(barrier, results, *args))
-        for _ in range(PROCESSES)
+        for _ in range(processes)
     ]
-    for process in processes:
-        process.start()
-    collected = _collect_results(results, processes)
-    for process in processes:
-        process.join(timeout=30)
-        if process.is_alive():
-            process.kill()
-            process.join()
-    for _ in range(PROCESSES - len(collected)):
+    for worker in workers:
+        worker.start()
+    collected = _collect_results(results, workers)
+    for worker in workers:
+        worker.join(timeout=30)
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
+    for _ in range(processes - len(collected)):
         lost = new_writer_result()
         lost["errors"] = 1
         lost["messages"].append("writer process ended without a result")
@@ -264,9 +272,9 @@ def concurrency_stats(
     wall = max(ends) - min(starts) if starts and ends else math.nan
     return {
         "errors": float(sum(w["errors"] for w in writers)),
-        "lost_points": float(PROCESSES * points - sum(stored.values())),
+        "lost_points": float(len(writers) * points - sum(stored.values())),
         "p99_ms": percentile_ms(latencies, 99) if latencies else math.nan,
-        "points_per_s": PROCESSES * points / wall,
+        "points_per_s": len(writers) * points / wall,
     }
 
 

@@ -241,12 +241,17 @@ def run_workloads(
     """
     samples: dict[str, dict[str, list[dict[str, float]]]] = {}
     for workload, scale in scales.items():
-        samples[workload] = {tool.name: [] for tool in tools}
+        runners = [
+            tool
+            for tool in tools
+            if tool.name == "tether" or workload not in common.TETHER_ONLY
+        ]
+        samples[workload] = {tool.name: [] for tool in runners}
         if workload == "import":
-            for tool in tools:
+            for tool in runners:
                 measure_once(tool, workload, scale)  # untimed warm-up
         for index in range(repeat):
-            order = tools if index % 2 == 0 else list(reversed(tools))
+            order = runners if index % 2 == 0 else list(reversed(runners))
             for tool in order:
                 loads.append(os.getloadavg()[0])
                 start = time.perf_counter()

@@ -108,28 +108,35 @@ def runs_and_search(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     runs_seconds = time.perf_counter() - start
     return {
         "runs_per_s": len(payloads) / runs_seconds,
-        "search_s": _timed_search(experiment_id, expected),
-        "search_again_s": _timed_search(experiment_id, expected),
+        "search_s": _timed_search(experiment_id, expected, "list"),
+        "search_again_s": _timed_search(experiment_id, expected, "list"),
+        "search_frame_s": _timed_search(experiment_id, expected, "pandas"),
         "history_s": _timed_history(folder, sizes["history_points"]),
     }
 
 
-def _timed_search(experiment_id: str, expected: int) -> float:
+def _timed_search(experiment_id: str, expected: int, output_format: str) -> float:
     import mlflow
 
     start = time.perf_counter()
-    frame = mlflow.search_runs(
+    found = mlflow.search_runs(
         experiment_ids=[experiment_id],
         filter_string=common.SEARCH_FILTER,
         order_by=[common.SEARCH_ORDER],
         max_results=common.SEARCH_MAX_RESULTS,
+        output_format=output_format,
     )
     seconds = time.perf_counter() - start
     common.check(
-        len(frame) == expected, f"search returned {len(frame)}, not {expected}"
+        len(found) == expected, f"search returned {len(found)}, not {expected}"
     )
     if expected:
-        common.check_descending(frame["metrics.m1"].tolist(), "metrics.m1")
+        values = (
+            [run.data.metrics["m1"] for run in found]
+            if output_format == "list"
+            else found["metrics.m1"].tolist()
+        )
+        common.check_descending(values, "metrics.m1")
     return seconds
 
 
@@ -160,7 +167,9 @@ def _history(run_id: str, key: str) -> list[Any]:
     return list(mlflow.MlflowClient().get_metric_history(run_id, key))
 
 
-def concurrent_writers(sizes: dict[str, int], folder: Path) -> dict[str, float]:
+def concurrent_writers(
+    sizes: dict[str, int], folder: Path, processes: int = common.PROCESSES
+) -> dict[str, float]:
     """Let several processes log single metrics to one store at the same time."""
     import mlflow
 
@@ -169,7 +178,7 @@ def concurrent_writers(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     experiment_id = open_store(folder)
     points = sizes["concurrent_points"]
     writers = common.run_writer_processes(
-        _writer_process, (mlflow.get_tracking_uri(), experiment_id, points)
+        _writer_process, (mlflow.get_tracking_uri(), experiment_id, points), processes
     )
     stored = {
         writer["run_id"]: len(_history(writer["run_id"], "loss"))
@@ -244,6 +253,9 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
     "log_batch": log_metric_batches,
     "runs_search": runs_and_search,
     "concurrent": concurrent_writers,
+    "concurrent16": lambda sizes, folder: concurrent_writers(
+        sizes, folder, common.MANY_PROCESSES
+    ),
     "artifacts": artifacts,
 }
 

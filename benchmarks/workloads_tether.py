@@ -10,7 +10,9 @@ The store and the objects go to ``DIR/tether`` (``TETHER_HOME``).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -80,28 +82,35 @@ def runs_and_search(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     runs_seconds = time.perf_counter() - start
     return {
         "runs_per_s": len(payloads) / runs_seconds,
-        "search_s": _timed_search(expected),
-        "search_again_s": _timed_search(expected),
+        "search_s": _timed_search(expected, "list"),
+        "search_again_s": _timed_search(expected, "list"),
+        "search_frame_s": _timed_search(expected, "pandas"),
         "history_s": _timed_history(sizes["history_points"]),
     }
 
 
-def _timed_search(expected: int) -> float:
+def _timed_search(expected: int, output_format: str) -> float:
     import tether
 
     start = time.perf_counter()
-    frame = tether.search_runs(
+    found = tether.search_runs(
         experiment=EXPERIMENT,
         filter=common.SEARCH_FILTER,
         order_by=[common.SEARCH_ORDER],
         max_results=common.SEARCH_MAX_RESULTS,
+        output_format=output_format,  # type: ignore[arg-type]
     )
     seconds = time.perf_counter() - start
     common.check(
-        len(frame) == expected, f"search returned {len(frame)}, not {expected}"
+        len(found) == expected, f"search returned {len(found)}, not {expected}"
     )
     if expected:
-        common.check_descending(frame["metrics.m1"].tolist(), "metrics.m1")
+        values = (
+            [run.metrics["m1"] for run in found]
+            if isinstance(found, list)
+            else found["metrics.m1"].tolist()
+        )
+        common.check_descending(values, "metrics.m1")
     return seconds
 
 
@@ -118,7 +127,9 @@ def _timed_history(points: int) -> float:
     return seconds
 
 
-def concurrent_writers(sizes: dict[str, int], folder: Path) -> dict[str, float]:
+def concurrent_writers(
+    sizes: dict[str, int], folder: Path, processes: int = common.PROCESSES
+) -> dict[str, float]:
     """Let several processes log single metrics to one store at the same time."""
     import tether
     from tether.store import get_store
@@ -127,7 +138,7 @@ def concurrent_writers(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     # concurrent logging and not the creation of the schema.
     get_store().experiment_id(EXPERIMENT)
     points = sizes["concurrent_points"]
-    writers = common.run_writer_processes(_writer_process, (points,))
+    writers = common.run_writer_processes(_writer_process, (points,), processes)
     stored = {
         writer["run_id"]: len(tether.get_run(writer["run_id"]).metric_history("loss"))
         for writer in writers
@@ -194,17 +205,116 @@ def artifacts(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     return common.artifact_stats(seconds, sizes)
 
 
+def search_at_scale(sizes: dict[str, int], folder: Path) -> dict[str, float]:
+    """Time the first page of a filtered, ordered search over many runs.
+
+    The runs are written straight to the store in batches of 2,000, with the
+    same params, metrics and tags as the runs_search workload; creating them
+    through the SDK would only repeat that workload. The search then runs in
+    a new process, so its time includes opening the store but not building it.
+    """
+    count = sizes["scale_runs"]
+    payloads = common.run_values(count)
+    _bulk_runs(payloads)
+    probe = subprocess.run(
+        [sys.executable, __file__, "scale_probe", "--folder", str(folder)],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    common.check(probe.returncode == 0, f"the search process failed:\n{probe.stderr}")
+    result: dict[str, float] = json.loads(probe.stdout)
+    rows = result.pop("rows")
+    expected = common.expected_matches(payloads)
+    common.check(rows == expected, f"first page has {rows} runs, not {expected}")
+    return {"runs_built": float(count), **result}
+
+
+def _bulk_runs(payloads: list[common.RunValues]) -> None:
+    from sqlalchemy import insert
+
+    from tether.ids import new_id
+    from tether.store import get_store
+    from tether.store import schema as t
+    from tether.store.records import MetricPoint, PendingWrites
+    from tether.store.time import utcnow
+
+    store = get_store()
+    experiment_id = store.experiment_id(EXPERIMENT)
+    for first in range(0, len(payloads), 2_000):
+        rows, pending = [], {}
+        for index, payload in enumerate(payloads[first : first + 2_000]):
+            run_id, now = new_id(), utcnow()
+            rows.append(
+                {
+                    "id": run_id,
+                    "experiment_id": experiment_id,
+                    "name": f"run-{first + index}",
+                    "kind": "run",
+                    "status": "FINISHED",
+                    "start_time": now,
+                    "end_time": now,
+                    "source": {},
+                }
+            )
+            points = [MetricPoint(k, v, 0, 0.0) for k, v in payload.metrics.items()]
+            pending[run_id] = PendingWrites(points, payload.params, payload.tags)
+        with store.engine.begin() as conn:
+            conn.execute(insert(t.runs), rows)
+        store.write_pending(pending)
+
+
+def _scale_probe() -> None:
+    """Print the time to open the store and read two pages of the search."""
+    start = time.perf_counter()
+    from tether.store import get_store
+
+    store = get_store()
+    opened = time.perf_counter()
+    query = {
+        "experiments": [EXPERIMENT],
+        "filter": common.SEARCH_FILTER,
+        "order_by": [common.SEARCH_ORDER],
+        "max_results": common.SEARCH_MAX_RESULTS,
+    }
+    page, token = store.search_runs(**query)  # type: ignore[arg-type]
+    first = time.perf_counter()
+    second_page = []
+    if token is not None:  # a store this small fits on one page
+        second_page, _ = store.search_runs(**query, page_token=token)  # type: ignore[arg-type]
+    second = time.perf_counter()
+    common.check_descending([r.metrics["m1"] for r in page + second_page], "m1")
+    print(
+        json.dumps(
+            {
+                "rows": len(page),
+                "open_s": opened - start,
+                "first_page_s": first - opened,
+                "second_page_s": second - first,
+            }
+        )
+    )
+
+
 WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
     "log_metric": log_metric_calls,
     "log_batch": log_metric_batches,
     "runs_search": runs_and_search,
     "concurrent": concurrent_writers,
+    "concurrent16": lambda sizes, folder: concurrent_writers(
+        sizes, folder, common.MANY_PROCESSES
+    ),
     "artifacts": artifacts,
+    "scale": search_at_scale,
 }
 
 
 def main() -> None:
     """Run the workload named on the command line and write its result."""
+    if sys.argv[1:2] == ["scale_probe"]:
+        _scale_probe()  # TETHER_HOME comes from the parent worker
+        return
     args = common.parse_worker_args()
     os.environ["TETHER_HOME"] = str(args.folder / "tether")
     for name in ("TETHER_STORE", "TETHER_ARTIFACTS"):

@@ -38,7 +38,7 @@ def expected_keys(report: ModuleType, workload: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "workload", ["log_metric", "log_batch", "runs_search", "artifacts"]
+    "workload", ["log_metric", "log_batch", "runs_search", "artifacts", "scale"]
 )
 def test_workload_reports_every_measure(
     benchmarks: dict[str, ModuleType], tmp_path: Path, workload: str

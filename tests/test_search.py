@@ -584,3 +584,26 @@ def test_search_runs_reads_pages(
 def test_search_runs_bad_max_results(tether_home: Path) -> None:
     with pytest.raises(ConfigError, match="invalid max_results 0"):
         tether.search_runs(max_results=0)
+
+
+def test_search_runs_as_list(tether_home: Path) -> None:
+    for index, auc in enumerate([0.6, 0.9, 0.75]):
+        with tether.start_run(experiment="listed", name=f"run-{index}") as run:
+            run.log_param("depth", index)
+            run.log_metric("auc", auc)
+            run.set_tag("team", "ops")
+    records = tether.search_runs(
+        "listed",
+        filter="metrics.auc > 0.7",
+        order_by=["metrics.auc DESC"],
+        output_format="list",
+    )
+    assert [r.name for r in records] == ["run-1", "run-2"]
+    assert [r.metrics for r in records] == [{"auc": 0.9}, {"auc": 0.75}]
+    assert [r.params for r in records] == [{"depth": "1"}, {"depth": "2"}]
+    assert {r.tags["team"] for r in records} == {"ops"}
+
+
+def test_search_runs_bad_output_format(tether_home: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid output_format 'polars'"):
+        tether.search_runs(output_format="polars")  # type: ignore[call-overload]

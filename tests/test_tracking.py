@@ -180,24 +180,43 @@ def test_failed_write_keeps_every_point(
 ) -> None:
     monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
     store = get_store()
-    write_metrics = store.log_metrics
+    write_batches = store.write_pending
     with tether.start_run(capture_output=False) as first:
         first.log_metric("loss", 0.5)
         with tether.start_run(capture_output=False) as second:
             second.log_metric("loss", 0.25)
 
-            def fail_for_first(run_id: str, points: object) -> None:
-                if run_id == first.id:
-                    raise OSError("database is locked")
-                write_metrics(run_id, points)  # type: ignore[arg-type]
+            def fail(batches: object) -> None:
+                raise OSError("disk I/O error")
 
-            monkeypatch.setattr(store, "log_metrics", fail_for_first)
-            with pytest.raises(OSError, match="database is locked"):
+            monkeypatch.setattr(store, "write_pending", fail)
+            with pytest.raises(OSError, match="disk I/O error"):
                 tether.flush()
-            monkeypatch.setattr(store, "log_metrics", write_metrics)
+            monkeypatch.setattr(store, "write_pending", write_batches)
             tether.flush()
     assert [p.value for p in store.metric_history(first.id, "loss")] == [0.5]
     assert [p.value for p in store.metric_history(second.id, "loss")] == [0.25]
+
+
+def test_failed_run_end_keeps_points_and_status(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    store = get_store()
+    end_run = store.end_run
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError("disk I/O error")
+
+    run = tether.start_run(capture_output=False)
+    run.log_metric("loss", 0.5)
+    monkeypatch.setattr(store, "end_run", fail)
+    with pytest.raises(OSError, match="disk I/O error"):
+        run.end()
+    monkeypatch.setattr(store, "end_run", end_run)
+    assert store.get_run(run.id).status == "RUNNING"
+    tether.flush()
+    assert [p.value for p in store.metric_history(run.id, "loss")] == [0.5]
 
 
 def test_metric_step_counts_per_key(tether_home: Path) -> None:
@@ -516,3 +535,46 @@ def test_zero_timestamp_kept(tether_home: Path) -> None:
         run.log_metric("loss", 1.0, timestamp=0.0)
     (point,) = get_store().metric_history(run.id, "loss")
     assert point.timestamp == 0.0
+
+
+def test_params_and_tags_are_buffered_until_flush(
+    tether_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_SECONDS", 60.0)
+    store = get_store()
+    with tether.start_run(capture_output=False) as run:
+        run.log_params({"depth": 6, "lr": 0.1})
+        run.set_tags({"team": "ops"})
+        run.log_param("depth", 7)
+        before = store.get_run(run.id)
+        tether.flush()
+        after = store.get_run(run.id)
+        run.set_tag("team", "ml")
+    ended = store.get_run(run.id)
+    assert (before.params, before.tags) == ({}, {})
+    assert after.params == {"depth": "7", "lr": "0.1"}
+    assert after.tags == {"team": "ops"}
+    assert ended.tags == {"team": "ml"}
+    assert ended.status == "FINISHED"
+
+
+def test_bad_param_raises_at_the_call(tether_home: Path) -> None:
+    with tether.start_run(capture_output=False) as run:
+        with pytest.raises(ConfigError, match="above the limit of 65535"):
+            run.log_params({"ok": 1, "long": "x" * 65_536})
+        with pytest.raises(ConfigError, match="NUL character"):
+            run.set_tag("note", "a\x00b")
+        run.log_param("kept", "y" * 65_535)
+    params = get_store().get_run(run.id).params
+    assert sorted(params) == ["kept"]
+    assert len(params["kept"]) == 65_535
+
+
+def test_unpaired_surrogate_value_raises_at_the_call(tether_home: Path) -> None:
+    with tether.start_run(capture_output=False) as run:
+        with pytest.raises(ConfigError, match="unpaired surrogate '\\\\ud800' at"):
+            run.log_param("p", "a\ud800")
+        with pytest.raises(ConfigError, match="unpaired surrogate"):
+            run.set_tag("t", "\udfff")
+        run.log_param("ok", "é")
+    assert get_store().get_run(run.id).params == {"ok": "é"}

@@ -1,10 +1,10 @@
-"""Search runs and return them as a pandas DataFrame."""
+"""Search runs and return them as a pandas DataFrame or a list of records."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from tether.errors import ConfigError
 from tether.sdk import flush
@@ -26,12 +26,34 @@ RUN_COLUMNS = [
 ]
 
 
+@overload
+def search_runs(
+    experiment: str | Sequence[str] | None = ...,
+    filter: str = ...,
+    order_by: Sequence[str] = ...,
+    max_results: int = ...,
+    output_format: Literal["pandas"] = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def search_runs(
+    experiment: str | Sequence[str] | None = ...,
+    filter: str = ...,
+    order_by: Sequence[str] = ...,
+    max_results: int = ...,
+    *,
+    output_format: Literal["list"],
+) -> list[RunRecord]: ...
+
+
 def search_runs(
     experiment: str | Sequence[str] | None = None,
     filter: str = "",
     order_by: Sequence[str] = (),
     max_results: int = 1000,
-) -> pd.DataFrame:
+    output_format: Literal["pandas", "list"] = "pandas",
+) -> pd.DataFrame | list[RunRecord]:
     """Search runs and return one row per run.
 
     Buffered metrics of this process are written to the store first, so the
@@ -43,17 +65,21 @@ def search_runs(
         order_by: Order keys such as ``"metrics.auc DESC"``. The default is
             the newest run first.
         max_results: The maximum number of runs to return.
+        output_format: ``"pandas"`` for a DataFrame, ``"list"`` for a list of
+            :class:`~tether.store.records.RunRecord`, which needs no pandas.
 
     Returns:
-        A frame with the columns run_id, experiment, name, kind, status,
-        start_time and end_time (UTC), then one ``params.<key>`` column per
-        param key, one ``metrics.<key>`` column per metric key (latest values)
-        and one ``tags.<key>`` column per tag key, each in key order. A run
-        without a value has NaN there.
+        With ``"pandas"``, a frame with the columns run_id, experiment, name,
+        kind, status, start_time and end_time (UTC), then one
+        ``params.<key>`` column per param key, one ``metrics.<key>`` column
+        per metric key (latest values) and one ``tags.<key>`` column per tag
+        key, each in key order. A run without a value has NaN there. With
+        ``"list"``, the same runs as records, in the same order.
 
     Raises:
         FilterSyntaxError: ``filter`` or an order key does not parse.
-        ConfigError: ``max_results`` is not a whole number of 1 or more.
+        ConfigError: ``max_results`` is not a whole number of 1 or more, or
+            ``output_format`` is neither "pandas" nor "list".
     """
     if (
         isinstance(max_results, bool)
@@ -65,10 +91,16 @@ def search_runs(
             setting="max_results",
             value=max_results,
         )
+    if output_format not in ("pandas", "list"):
+        raise ConfigError(
+            f"invalid output_format {output_format!r}; use 'pandas' or 'list'",
+            setting="output_format",
+            value=output_format,
+        )
     flush()
     names = [experiment] if isinstance(experiment, str) else experiment
     records = _collect(names, filter, order_by, max_results)
-    return _frame(records)
+    return records if output_format == "list" else _frame(records)
 
 
 def _collect(

@@ -16,7 +16,7 @@ from tether.errors import StoreError
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any fixed number works, as long as every Tether process uses the same one.
 MIGRATION_LOCK_KEY = 0x7E7_4E40
@@ -39,7 +39,10 @@ def open_engine(url: str) -> Engine:
         )
     try:
         migrate(engine)
-    except OperationalError as exc:
+    except BaseException as exc:
+        engine.dispose()
+        if not isinstance(exc, OperationalError):
+            raise
         reason = " ".join(str(exc.orig).split())
         hint = (
             "check that the path is writable"
@@ -61,19 +64,44 @@ def migrate(engine: Engine) -> None:
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
-    from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config = alembic_config()
     with engine.begin() as connection:
         _lock_for_migration(connection)
-        if _revision_of(connection) == HEAD_REVISION:
+        revision = _revision_of(connection)
+        if revision == HEAD_REVISION:
             return
+        _check_known(config, revision, engine)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info(
         "migrated store %s to revision %s", _redact(str(engine.url)), HEAD_REVISION
     )
+
+
+def alembic_config() -> Any:
+    """Return an Alembic configuration that finds Tether's migration scripts."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _check_known(config: Any, revision: str | None, engine: Engine) -> None:
+    """Refuse a schema written by a newer Tether instead of failing inside Alembic."""
+    from alembic.script import ScriptDirectory
+
+    known = {
+        script.revision
+        for script in ScriptDirectory.from_config(config).walk_revisions()
+    }
+    if revision is not None and revision not in known:
+        raise StoreError(
+            f"the store at {_redact(str(engine.url))} has schema revision {revision!r}, "
+            f"which this version of Tether does not know (its newest is {HEAD_REVISION!r}); "
+            "upgrade Tether to open it"
+        )
 
 
 def current_revision(engine: Engine) -> str | None:

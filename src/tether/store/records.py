@@ -38,6 +38,24 @@ class MetricPoint:
     timestamp: float
 
 
+@dataclass
+class PendingWrites:
+    """Params, tags and metric points of one run, waiting to be written together."""
+
+    points: list[MetricPoint] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.points) + len(self.params) + len(self.tags)
+
+    def put_before(self, older: PendingWrites) -> None:
+        """Put writes taken earlier back in front of these; newer values win."""
+        self.points[:0] = older.points
+        self.params = {**older.params, **self.params}
+        self.tags = {**older.tags, **self.tags}
+
+
 @dataclass(frozen=True)
 class ArtifactRecord:
     """A file or folder a run logged, known by its content digest."""

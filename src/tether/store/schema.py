@@ -54,6 +54,7 @@ runs = Table(
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_id"),
     Index("ix_runs_cache_key", "cache_key"),
+    Index("ix_runs_status", "status"),
 )
 
 params = Table(

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from tether.errors import NotFoundError
 from tether.ids import new_id
@@ -17,11 +25,19 @@ from tether.store.engine import open_engine
 from tether.store.lineage_ops import LineageOps
 from tether.store.model_ops import ModelOps
 from tether.store.names import id_for_name
-from tether.store.records import ArtifactRecord, MetricPoint, RunRecord
+from tether.store.records import (
+    ArtifactRecord,
+    MetricPoint,
+    PendingWrites,
+    RunRecord,
+)
 from tether.store.search_ops import SearchOps
 from tether.store.time import aware, utcnow
+from tether.store.transactions import write
+from tether.store.upserts import latest_metric_upsert, upsert
+from tether.store.values import MAX_PARAM_LENGTH, param_text, tag_text
 
-MAX_PARAM_LENGTH = 65_535
+__all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
 class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
@@ -30,6 +46,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine: Engine = open_engine(url)
+        self._experiment_ids: dict[str, str] = {}
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -44,8 +61,15 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
             return conn.execute(query).first() is not None
 
     def experiment_id(self, name: str) -> str:
-        """Return the id of experiment ``name``, creating it on first use."""
-        return id_for_name(self.engine, t.experiments, name)
+        """Return the id of experiment ``name``, creating it on first use.
+
+        Experiments are never renamed or deleted, so ids are kept per store.
+        """
+        found = self._experiment_ids.get(name)
+        if found is None:
+            found = id_for_name(self.engine, t.experiments, name)
+            self._experiment_ids[name] = found
+        return found
 
     def create_run(
         self,
@@ -56,24 +80,29 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
         parent_id: str | None = None,
         source: Mapping[str, Any] | None = None,
         cache_key: str | None = None,
+        run_id: str | None = None,
+        artifacts: Sequence[ArtifactRecord] = (),
     ) -> str:
-        """Insert a run with status RUNNING and return its id."""
-        run_id = new_id()
-        experiment_id = self.experiment_id(experiment)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(t.runs).values(
-                    id=run_id,
-                    experiment_id=experiment_id,
-                    parent_id=parent_id,
-                    name=name,
-                    kind=kind,
-                    status="RUNNING",
-                    start_time=utcnow(),
-                    source=dict(source or {}),
-                    cache_key=cache_key,
-                )
-            )
+        """Insert a run with status RUNNING, and its first artifacts; return its id."""
+        run_id = run_id or new_id()
+        row = {
+            "id": run_id,
+            "experiment_id": self.experiment_id(experiment),
+            "parent_id": parent_id,
+            "name": name,
+            "kind": kind,
+            "status": "RUNNING",
+            "start_time": utcnow(),
+            "source": dict(source or {}),
+            "cache_key": cache_key,
+        }
+        artifact_rows = [_artifact_row(record) for record in artifacts]
+
+        def insert_run(conn: Connection) -> None:
+            conn.execute(_INSERT_RUN, row)
+            self._upsert_rows(conn, t.artifacts, artifact_rows, ("run_id", "path"))
+
+        write(self.engine, insert_run)
         return run_id
 
     def end_run(
@@ -83,17 +112,28 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
         *,
         error: str | None = None,
         cached_from: str | None = None,
+        pending: PendingWrites | None = None,
     ) -> None:
-        """Set a run's final status and end time."""
+        """Write a run's buffered values, then set its final status and end time.
+
+        Both happen in one transaction, so a run never shows as ended without
+        the values it logged.
+        """
         values: dict[str, Any] = {
+            "ended_run_id": run_id,
             "status": status,
             "end_time": utcnow(),
             "error": error,
         }
         if cached_from:
             values["cached_from"] = cached_from
-        with self.engine.begin() as conn:
-            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+
+        def finish(conn: Connection) -> None:
+            if pending:
+                self._write_pending(conn, {run_id: pending})
+            conn.execute(_END_RUN, values)
+
+        write(self.engine, finish)
 
     def running_processes(self) -> list[tuple[str, dict[str, Any]]]:
         """Return (run id, recorded process) for every RUNNING run."""
@@ -109,44 +149,70 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
             .where(t.runs.c.id == run_id, t.runs.c.status == "RUNNING")
             .values(status="FAILED", end_time=utcnow(), error=error)
         )
-        with self.engine.begin() as conn:
-            return bool(conn.execute(statement).rowcount)
+        return write(self.engine, lambda conn: bool(conn.execute(statement).rowcount))
 
     def set_cache_key(self, run_id: str, cache_key: str) -> None:
         """Mark a finished step run as reusable for calls with ``cache_key``."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(t.runs).where(t.runs.c.id == run_id).values(cache_key=cache_key)
-            )
+        statement = update(t.runs).where(t.runs.c.id == run_id)
+        write(
+            self.engine,
+            lambda conn: conn.execute(statement.values(cache_key=cache_key)),
+        )
 
     def update_run_source(self, run_id: str, source: Mapping[str, Any]) -> None:
         """Replace the recorded code and environment of a run."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(t.runs).where(t.runs.c.id == run_id).values(source=dict(source))
-            )
+        statement = (
+            update(t.runs).where(t.runs.c.id == run_id).values(source=dict(source))
+        )
+        write(self.engine, lambda conn: conn.execute(statement))
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Record params; a key logged twice keeps its last value."""
         rows = [
-            {"run_id": run_id, "key": k, "value": _param_text(k, v)}
+            {"run_id": run_id, "key": k, "value": param_text(k, v)}
             for k, v in params.items()
         ]
-        self._upsert(t.params, rows, ["run_id", "key"])
+        self._upsert(t.params, rows, ("run_id", "key"))
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Record tags; a key set twice keeps its last value."""
         rows = [
-            {"run_id": run_id, "key": k, "value": _without_nul("tag", k, str(v))}
+            {"run_id": run_id, "key": k, "value": tag_text(k, v)}
             for k, v in tags.items()
         ]
-        self._upsert(t.tags, rows, ["run_id", "key"])
+        self._upsert(t.tags, rows, ("run_id", "key"))
 
     def log_metrics(self, run_id: str, points: Iterable[MetricPoint]) -> None:
         """Append metric points and refresh the latest value of each key."""
-        batch = list(points)
-        if not batch:
-            return
+        self.write_pending({run_id: PendingWrites(points=list(points))})
+
+    def write_pending(self, batches: Mapping[str, PendingWrites]) -> None:
+        """Write the buffered params, tags and points of several runs in one transaction."""
+        if any(batches.values()):
+            write(self.engine, lambda conn: self._write_pending(conn, batches))
+
+    def _write_pending(
+        self, conn: Connection, batches: Mapping[str, PendingWrites]
+    ) -> None:
+        params = [
+            {"run_id": run_id, "key": key, "value": value}
+            for run_id, pending in batches.items()
+            for key, value in pending.params.items()
+        ]
+        tags = [
+            {"run_id": run_id, "key": key, "value": value}
+            for run_id, pending in batches.items()
+            for key, value in pending.tags.items()
+        ]
+        self._upsert_rows(conn, t.params, params, ("run_id", "key"))
+        self._upsert_rows(conn, t.tags, tags, ("run_id", "key"))
+        self._insert_points(
+            conn, {run_id: pending.points for run_id, pending in batches.items()}
+        )
+
+    def _insert_points(
+        self, conn: Connection, batches: Mapping[str, Sequence[MetricPoint]]
+    ) -> None:
         rows: list[dict[str, Any]] = [
             {
                 "run_id": run_id,
@@ -155,56 +221,34 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
                 "timestamp": p.timestamp,
                 "value": p.value,
             }
-            for p in batch
+            for run_id, points in batches.items()
+            for p in points
         ]
-        latest: dict[str, dict[str, Any]] = {}
+        if not rows:
+            return
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
         for row in rows:
-            previous = latest.get(row["key"])
+            key = (row["run_id"], row["key"])
+            previous = latest.get(key)
             if previous is None or (row["step"], row["timestamp"]) >= (
                 previous["step"],
                 previous["timestamp"],
             ):
-                latest[row["key"]] = row
-        with self.engine.begin() as conn:
-            conn.execute(insert(t.metrics), rows)
-            self._merge_latest(conn, run_id, latest)
-
-    def _merge_latest(
-        self, conn: Any, run_id: str, latest: dict[str, dict[str, Any]]
-    ) -> None:
-        table = t.latest_metrics
-        existing = {
-            row.key: (row.step, row.timestamp)
-            for row in conn.execute(
-                select(table.c.key, table.c.step, table.c.timestamp).where(
-                    table.c.run_id == run_id, table.c.key.in_(list(latest))
-                )
-            )
-        }
-        for key, row in latest.items():
-            if key not in existing:
-                conn.execute(insert(table).values(**row))
-            elif (row["step"], row["timestamp"]) >= existing[key]:
-                conn.execute(
-                    update(table)
-                    .where(table.c.run_id == run_id, table.c.key == key)
-                    .values(
-                        step=row["step"], timestamp=row["timestamp"], value=row["value"]
-                    )
-                )
+                latest[key] = row
+        # The driver's executemany without SQLAlchemy's per-row parameter
+        # processing: the columns are plain numbers and strings.
+        conn.exec_driver_sql(
+            _INSERT_METRIC_SQL[conn.dialect.name],
+            [
+                (r["run_id"], r["key"], r["step"], r["timestamp"], r["value"])
+                for r in rows
+            ],
+        )
+        conn.execute(latest_metric_upsert(conn.dialect.name), list(latest.values()))
 
     def log_artifact(self, record: ArtifactRecord) -> None:
         """Record that a run logged a file or folder with the given digest."""
-        row = {
-            "run_id": record.run_id,
-            "path": record.path,
-            "digest": record.digest,
-            "size": record.size,
-            "media_type": record.media_type,
-            "is_dir": record.is_dir,
-            "role": record.role,
-        }
-        self._upsert(t.artifacts, [row], ["run_id", "path"])
+        self._upsert(t.artifacts, [_artifact_row(record)], ("run_id", "path"))
 
     def get_run(self, run_id: str) -> RunRecord:
         """Return one run with its params, tags and latest metrics."""
@@ -312,58 +356,50 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
 
     # -- helpers ---------------------------------------------------------
 
-    def _upsert(self, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        """Insert rows, replacing the other columns of rows whose keys exist.
+    def _upsert(
+        self, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]
+    ) -> None:
+        """Insert rows, replacing the other columns of rows whose keys exist."""
+        if rows:
+            write(self.engine, lambda conn: self._upsert_rows(conn, table, rows, keys))
 
-        One ``INSERT … ON CONFLICT DO UPDATE`` statement for the whole batch;
-        SQLite and PostgreSQL both support it.
-        """
+    @staticmethod
+    def _upsert_rows(
+        conn: Connection,
+        table: Table,
+        rows: list[dict[str, Any]],
+        keys: tuple[str, ...],
+    ) -> None:
+        """Run one ``INSERT … ON CONFLICT DO UPDATE`` for the whole batch."""
         if not rows:
             return
         # A batch may name a key twice; the last value wins, as one by one.
         unique = {tuple(row[k] for k in keys): row for row in rows}
-        dialect_insert = (
-            sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
-        )
-        statement = dialect_insert(table)
-        replaced = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-        statement = statement.on_conflict_do_update(index_elements=keys, set_=replaced)
-        with self.engine.begin() as conn:
-            conn.execute(statement, list(unique.values()))
+        statement = upsert(conn.dialect.name, table, tuple(rows[0]), keys)
+        conn.execute(statement, list(unique.values()))
 
 
-def _param_text(key: str, value: Any) -> str:
-    text_value = (
-        value
-        if isinstance(value, str)
-        else repr(value)
-        if not isinstance(value, (int, float, bool))
-        else str(value)
-    )
-    if len(text_value) > MAX_PARAM_LENGTH:
-        from tether.errors import ConfigError
-
-        raise ConfigError(
-            f"param {key!r} is {len(text_value)} characters long, above the limit of "
-            f"{MAX_PARAM_LENGTH}; log long values as an artifact instead",
-            setting=key,
-            value=text_value[:100],
-        )
-    return _without_nul("param", key, text_value)
+_INSERT_RUN = insert(t.runs)
+_METRIC_COLUMNS = "run_id, key, step, timestamp, value"
+_INSERT_METRIC_SQL = {
+    "sqlite": f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": f"INSERT INTO metrics ({_METRIC_COLUMNS}) VALUES (%s, %s, %s, %s, %s)",
+}
+# The SET clause comes from the parameters: status, end_time, error and
+# sometimes cached_from.
+_END_RUN = update(t.runs).where(t.runs.c.id == bindparam("ended_run_id"))
 
 
-def _without_nul(kind: str, key: str, text_value: str) -> str:
-    """Reject NUL characters, which PostgreSQL text columns cannot store."""
-    if "\x00" in text_value:
-        from tether.errors import ConfigError
-
-        raise ConfigError(
-            f"{kind} {key!r} contains a NUL character (\\x00), which PostgreSQL cannot "
-            "store; remove it or log the value as an artifact",
-            setting=key,
-            value=text_value[:100],
-        )
-    return text_value
+def _artifact_row(record: ArtifactRecord) -> dict[str, Any]:
+    return {
+        "run_id": record.run_id,
+        "path": record.path,
+        "digest": record.digest,
+        "size": record.size,
+        "media_type": record.media_type,
+        "is_dir": record.is_dir,
+        "role": record.role,
+    }
 
 
 def _run_record(row: Any, **extra: Any) -> RunRecord:

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 from tether import active
 from tether.artifacts import ObjectStore, get_objects
 from tether.errors import ConfigError, DataError
+from tether.ids import new_id
 from tether.store import SqlStore, get_store
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
+from tether.store.values import param_text, tag_text
+from tether.tracking.keys import check_key
 from tether.tracking.liveness import fail_dead_runs, process_record
 from tether.tracking.output import OutputCapture
 from tether.tracking.signals import install_sigterm_handler
@@ -77,9 +80,11 @@ class Run:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record several parameters at once."""
-        for key in params:
-            _check_key(key, "param")
-        self.store.log_params(self.id, params)
+        texts = {}
+        for key, value in params.items():
+            check_key(key, "param")
+            texts[key] = param_text(key, value)
+        self._writer.add_params(self.id, texts)
 
     def log_metric(
         self,
@@ -93,22 +98,31 @@ class Run:
         NaN and infinite values are kept as they are. ``step`` defaults to one
         more than the previous step logged for ``key`` in this run.
         """
-        _check_key(key, "metric")
+        check_key(key, "metric")
         number = _as_float(key, value)
-        if step is None:
-            step = self._step_counters.get(key, -1) + 1
-        self._step_counters[key] = max(step, self._step_counters.get(key, -1))
-        point = MetricPoint(
-            key, number, int(step), time.time() if timestamp is None else timestamp
-        )
-        self._writer.add(self.id, point)
+        moment = time.time() if timestamp is None else timestamp
+        self._writer.add(self.id, self._point(key, number, step, moment))
 
     def log_metrics(
         self, metrics: Mapping[str, float], step: int | None = None
     ) -> None:
-        """Buffer several metrics at the same step."""
-        for key, value in metrics.items():
-            self.log_metric(key, value, step=step)
+        """Buffer several metrics at the same step, or none when one is invalid."""
+        numbers = {
+            check_key(key, "metric"): _as_float(key, v) for key, v in metrics.items()
+        }
+        moment = time.time()
+        points = [self._point(key, n, step, moment) for key, n in numbers.items()]
+        self._writer.add_points(self.id, points)
+
+    def _point(
+        self, key: str, number: float, step: int | None, moment: float
+    ) -> MetricPoint:
+        """Return a point, numbering its step after the last one of ``key``."""
+        last = self._step_counters.get(key, -1)
+        if step is None:
+            step = last + 1
+        self._step_counters[key] = max(step, last)
+        return MetricPoint(key, number, int(step), moment)
 
     def set_tag(self, key: str, value: Any) -> None:
         """Set one tag."""
@@ -116,12 +130,14 @@ class Run:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Set several tags at once."""
-        for key in tags:
-            _check_key(key, "tag")
-        self.store.set_tags(self.id, tags)
+        texts = {}
+        for key, value in tags.items():
+            check_key(key, "tag")
+            texts[key] = tag_text(key, value)
+        self._writer.add_tags(self.id, texts)
 
     def flush(self) -> None:
-        """Write this run's buffered metrics now."""
+        """Write this run's buffered params, tags and metrics now."""
         self._writer.flush(self.id)
 
     # -- artifacts ----------------------------------------------------------
@@ -230,11 +246,21 @@ class Run:
         try:
             if self.sampler is not None:
                 self.sampler.stop()
-            self.flush()
             self._store_output()
         finally:
-            self.store.end_run(self.id, status, error=error, cached_from=cached_from)
-            active.pop(self)
+            try:
+                self._writer.finish(
+                    self.id,
+                    lambda pending: self.store.end_run(
+                        self.id,
+                        status,
+                        error=error,
+                        cached_from=cached_from,
+                        pending=pending,
+                    ),
+                )
+            finally:
+                active.pop(self)
 
     def _store_output(self) -> None:
         if self._capture is None:
@@ -316,6 +342,8 @@ def start_run(
         parent_id=parent.id if parent else None,
         source=source,
         cache_key=cache_key,
+        run_id=(run_id := new_id()),
+        artifacts=_source_artifacts(run_id, source, objects),
     )
     run = Run(
         run_id,
@@ -329,7 +357,6 @@ def start_run(
     )
     if system_metrics is not None:
         run.sampler = SystemMetricsSampler(run, system_metrics)
-    _record_source_artifacts(run)
     active.push(run)
     return run
 
@@ -345,28 +372,18 @@ def _check_dead_runs_once(store: SqlStore) -> None:
     fail_dead_runs(store)
 
 
-def _record_source_artifacts(run: Run) -> None:
-    for path, digest in run.source.get("artifacts", {}).items():
+def _source_artifacts(
+    run_id: str, source: Mapping[str, Any], objects: ObjectStore
+) -> list[ArtifactRecord]:
+    """Return records of the diff and package list stored by source capture."""
+    records = []
+    for path, digest in source.get("artifacts", {}).items():
         media_type = "text/x-diff" if path.endswith(".patch") else "text/plain"
-        size = run.objects.path(digest).stat().st_size
-        run.record_artifact(
-            ArtifactRecord(run.id, path, digest, size, media_type, False, "source")
+        size = objects.path(digest).stat().st_size
+        records.append(
+            ArtifactRecord(run_id, path, digest, size, media_type, False, "source")
         )
-
-
-def _check_key(key: str, what: str) -> None:
-    if not isinstance(key, str) or not key.strip():
-        raise ConfigError(
-            f"invalid {what} key {key!r}; use a non-empty string",
-            setting=what,
-            value=key,
-        )
-    if len(key) > 250:
-        raise ConfigError(
-            f"{what} key {key[:40]!r}… is longer than 250 characters",
-            setting=what,
-            value=key,
-        )
+    return records
 
 
 def _as_float(key: str, value: Any) -> float:
