@@ -8,7 +8,19 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from tether.cli import data, doctor, lineage, models, monitor, runs, serve
+from tether.cli import (
+    annotate,
+    data,
+    data_acquire,
+    data_checks,
+    data_sampling,
+    doctor,
+    lineage,
+    models,
+    monitor,
+    runs,
+    serve,
+)
 from tether.errors import TetherError
 
 EXIT_USAGE = 2
@@ -21,7 +33,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(runs.app, name="runs")
+# data_acquire, data_checks and data_sampling add their commands to data.app.
+_DATA_COMMAND_MODULES = (data_acquire, data_checks, data_sampling)
 app.add_typer(data.app, name="data")
+app.add_typer(annotate.app, name="annotate")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.command("serve")(serve.serve_command)

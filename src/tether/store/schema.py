@@ -137,6 +137,15 @@ dataset_versions = Table(
     Index("ix_dataset_versions_digest", "digest"),
 )
 
+dataset_version_tags = Table(
+    "dataset_version_tags",
+    metadata,
+    Column("version_id", ID, ForeignKey("dataset_versions.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_dataset_version_tags_key", "key"),
+)
+
 models = Table(
     "models",
     metadata,
