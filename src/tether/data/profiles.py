@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -99,38 +100,71 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+DEFAULT_TOP = 20
+"""How many of the most frequent values a profile lists per column."""
+
+DEFAULT_BINS = 20
+"""The maximum number of histogram bins per numeric or datetime column."""
+
+DEFAULT_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+"""The quantile levels a profile stores per numeric column."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    top: int
+    quantiles: tuple[float, ...]
+    bins: int
+
+
 def profile(
     frame: pd.DataFrame,
     *,
-    top: int = 5,
-    quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+    top: int = DEFAULT_TOP,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    bins: int = DEFAULT_BINS,
 ) -> dict[str, Any]:
     """Summarise every column of a frame as a JSON-safe dict.
 
     Every column gets ``type``, ``nulls``, ``null_share`` (``None`` for a frame
-    without rows) and ``distinct`` (non-null distinct values, ``None`` when the
-    values are not hashable). Integer and float columns add ``min``, ``max``,
-    ``mean``, ``std`` (sample, ``ddof=1``) and ``quantiles`` computed over the
-    finite values (``None`` where there are none, or where a sum overflows
-    float64), plus ``non_finite``, the count of ±inf. String, category,
-    boolean and other columns add ``top``, the most frequent non-null values as
-    ``{"value", "count"}`` dicts. Datetime columns add ``min`` and ``max`` as
-    ISO strings.
+    without rows), ``distinct`` (non-null distinct values, ``None`` when
+    pandas cannot count them) and ``top``, the most frequent non-null values
+    as ``{"value", "count"}`` dicts, most frequent first. Numbers and
+    datetimes with equal counts are listed in sorted order.
+
+    Integer and float columns add ``min``, ``max``, ``mean``, ``std`` (sample,
+    ``ddof=1``), ``quantiles`` and ``histogram``, all computed over the finite
+    values (``None`` where there are none, or where a sum overflows float64),
+    plus ``non_finite``, the count of ±inf. Datetime columns add ``min``,
+    ``max`` and ``histogram`` with ISO timestamps in the column's time zone.
+
+    A ``histogram`` is ``{"edges": [...], "counts": [...]}`` with at most
+    ``bins`` bins. Bin ``i`` contains the values in ``[edges[i], edges[i+1])``
+    and the last bin also contains the maximum. Float and datetime bins split
+    ``[min, max]`` into equal parts. Integer bins have a whole-number width
+    and are centred on integers (edges at ``n - 0.5``), so no edge falls on a
+    value. A column whose values are all equal has one bin
+    with equal edges (an integer column's bin is ``[v - 0.5, v + 0.5]``).
+
+    Each column's values are sorted once (numeric and datetime columns) or
+    counted once (other columns), and every statistic comes from that pass.
 
     Args:
         frame: The frame to summarise. Column names become str keys.
         top: How many of the most frequent values to list.
         quantiles: Quantile levels in [0, 1], keyed in the output by ``f"{q:g}"``
             (``"0.05"``, ``"0.5"``).
+        bins: The maximum number of histogram bins, 1 or more.
 
     Returns:
         ``{"rows": n, "columns": {name: summary}}``.
 
     Raises:
-        ConfigError: ``top`` is negative or a quantile is outside [0, 1].
+        ConfigError: ``top`` is negative, ``bins`` is below 1 or a quantile is
+            outside [0, 1].
         DataError: Two columns have the same name.
     """
-    _validate_profile_options(top, quantiles)
+    _validate_profile_options(top, quantiles, bins)
     names = [str(name) for name in frame.columns]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
@@ -138,16 +172,21 @@ def profile(
             f"cannot profile a frame with duplicate column names {duplicated}; "
             "rename or drop the duplicates first"
         )
+    options = _Options(top, tuple(quantiles), bins)
     columns = {
-        name: _profile_column(frame.iloc[:, position], top, quantiles)
+        name: _profile_column(frame.iloc[:, position], options)
         for position, name in enumerate(names)
     }
     return {"rows": len(frame), "columns": columns}
 
 
-def _validate_profile_options(top: int, quantiles: Sequence[float]) -> None:
+def _validate_profile_options(top: int, quantiles: Sequence[float], bins: int) -> None:
     if top < 0:
         raise ConfigError(f"top must be 0 or more, got {top}", setting="top", value=top)
+    if bins < 1:
+        raise ConfigError(
+            f"bins must be 1 or more, got {bins}", setting="bins", value=bins
+        )
     outside = [q for q in quantiles if not 0.0 <= q <= 1.0]
     if outside:
         raise ConfigError(
@@ -157,9 +196,7 @@ def _validate_profile_options(top: int, quantiles: Sequence[float]) -> None:
         )
 
 
-def _profile_column(
-    series: pd.Series, top: int, quantiles: Sequence[float]
-) -> dict[str, Any]:
+def _profile_column(series: pd.Series, options: _Options) -> dict[str, Any]:
     kind = column_type(series)
     rows = len(series)
     nulls = int(series.isna().sum())
@@ -167,71 +204,188 @@ def _profile_column(
         "type": kind,
         "nulls": nulls,
         "null_share": nulls / rows if rows else None,
-        "distinct": _distinct(series),
     }
     if kind in ("integer", "float"):
-        summary.update(_numeric_summary(series, quantiles))
+        summary.update(_numeric_summary(series, options))
     elif kind == "datetime":
-        summary["min"] = json_safe(series.min())
-        summary["max"] = json_safe(series.max())
+        summary.update(_datetime_summary(series, options))
     else:
-        summary["top"] = _top_values(series, top)
+        summary.update(_categorical_summary(series, options.top))
     return summary
 
 
-def _distinct(series: pd.Series) -> int | None:
-    try:
-        return int(series.nunique(dropna=True))
-    except TypeError:
-        return None
-
-
-def _numeric_summary(series: pd.Series, quantiles: Sequence[float]) -> dict[str, Any]:
-    values = series.to_numpy(dtype="float64", na_value=np.nan)
-    infinite = np.isinf(values)
-    finite = values[np.isfinite(values)]
-    levels = [f"{q:g}" for q in quantiles]
+def _numeric_summary(series: pd.Series, options: _Options) -> dict[str, Any]:
+    present = _sorted_numbers(series)
+    values, counts = _runs(present)
+    finite = present
+    if present.dtype.kind == "f":
+        # Sorted, so the infinities are at the two ends.
+        first = np.searchsorted(present, -np.inf, side="right")
+        last = np.searchsorted(present, np.inf, side="left")
+        finite = present[first:last]
+        finite_runs = np.isfinite(values)
+        values, counts = values[finite_runs], counts[finite_runs]
+    levels = [f"{q:g}" for q in options.quantiles]
+    summary: dict[str, Any] = {
+        "distinct": int(present.size and _count_runs(present)),
+        "non_finite": int(present.size - finite.size),
+        "top": _top_entries(values, counts, options.top, json_safe),
+    }
     if finite.size == 0:
-        return {
+        return summary | {
             "min": None,
             "max": None,
             "mean": None,
             "std": None,
             "quantiles": dict.fromkeys(levels),
-            "non_finite": int(infinite.sum()),
+            "histogram": None,
         }
-    if pd.api.types.is_integer_dtype(series.dtype):
-        # The integers themselves, because float64 loses precision above 2**53.
-        low, high = series.min(), series.max()
-    else:
-        low, high = finite.min(), finite.max()
+    numbers = finite.astype("float64", copy=False)
     # Sums of values near the float64 limit overflow to inf, which json_safe
     # reports as None; the warning would only repeat that.
     with np.errstate(over="ignore", invalid="ignore"):
-        points = np.quantile(finite, list(quantiles)) if quantiles else []
-        mean = finite.mean()
-        std = finite.std(ddof=1) if finite.size > 1 else None
-    return {
-        "min": json_safe(low),
-        "max": json_safe(high),
+        points = np.quantile(numbers, options.quantiles) if options.quantiles else []
+        mean = numbers.mean()
+        std = numbers.std(ddof=1) if numbers.size > 1 else None
+    integer = finite.dtype.kind in "iu"
+    return summary | {
+        # The integers themselves, because float64 loses precision above 2**53.
+        "min": json_safe(finite[0]),
+        "max": json_safe(finite[-1]),
         "mean": json_safe(mean),
         "std": json_safe(std),
         "quantiles": {
             level: json_safe(point) for level, point in zip(levels, points, strict=True)
         },
-        "non_finite": int(infinite.sum()),
+        "histogram": _numeric_histogram(numbers, options.bins, integer=integer),
     }
 
 
-def _top_values(series: pd.Series, top: int) -> list[dict[str, Any]]:
-    if top == 0:
-        return []
+def _sorted_numbers(series: pd.Series) -> np.ndarray:
+    """Return the non-null values sorted, as integers for an integer column."""
+    present = series.dropna()
+    if pd.api.types.is_integer_dtype(series.dtype):
+        values = present.to_numpy()
+        if values.dtype.kind not in "iu":
+            values = values.astype("float64")
+    else:
+        values = present.to_numpy(dtype="float64")
+    return np.sort(values)
+
+
+def _runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct values of a sorted array and how often each occurs."""
+    if ordered.size == 0:
+        return ordered, np.zeros(0, dtype="int64")
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, ordered.size))
+    return ordered[starts], counts
+
+
+def _count_runs(ordered: np.ndarray) -> int:
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
+
+
+def _top_entries(
+    values: np.ndarray, counts: np.ndarray, top: int, convert: Any
+) -> list[dict[str, Any]]:
+    """List the ``top`` most frequent values; ties keep the sorted value order."""
+    order = np.argsort(-counts, kind="stable")[:top]
+    return [
+        {"value": convert(values[index]), "count": int(counts[index])}
+        for index in order
+    ]
+
+
+def _numeric_histogram(
+    numbers: np.ndarray, bins: int, *, integer: bool
+) -> dict[str, list[Any]] | None:
+    low, high = float(numbers[0]), float(numbers[-1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        span = high - low
+    if not math.isfinite(span):
+        # NOTE: values near ±1.8e308 have a span that overflows float64, and
+        # such a column gets no histogram.
+        return None
+    if integer:
+        edges = _integer_edges(low, high, bins)
+    elif span == 0:
+        edges = np.array([low, high])
+    else:
+        edges = np.linspace(low, high, bins + 1)
+    return {"edges": json_safe(edges), "counts": _bin_counts(numbers, edges)}
+
+
+def _integer_edges(low: float, high: float, bins: int) -> np.ndarray:
+    """Return edges at ``n - 0.5`` with a whole-number width, at most ``bins`` bins."""
+    values = high - low + 1
+    width = max(1.0, float(math.ceil(values / bins)))
+    count = math.ceil(values / width)
+    return low - 0.5 + width * np.arange(count + 1)
+
+
+def _bin_counts(ordered: np.ndarray, edges: Any) -> list[int]:
+    """Count sorted values per bin; every value lies within the outer edges."""
+    inner = np.searchsorted(ordered, np.asarray(edges[1:-1]), side="left")
+    bounds = np.concatenate(([0], inner, [ordered.size]))
+    return [int(count) for count in np.diff(bounds)]
+
+
+def _datetime_summary(series: pd.Series, options: _Options) -> dict[str, Any]:
+    index = pd.DatetimeIndex(series.dropna())
+    ticks = np.sort(index.asi8)
+    values, counts = _runs(ticks)
+
+    def iso(points: Any) -> list[str]:
+        return _iso_timestamps(points, index.unit, index.tz)
+
+    summary: dict[str, Any] = {
+        "distinct": int(values.size),
+        "top": _top_entries(values, counts, options.top, lambda tick: iso([tick])[0]),
+    }
+    if ticks.size == 0:
+        return summary | {"min": None, "max": None, "histogram": None}
+    low, high = int(ticks[0]), int(ticks[-1])
+    if low == high:
+        edges = [low, high]
+    else:
+        # Python integers: the span of int64 ticks can overflow int64 arithmetic.
+        span = high - low
+        edges = [low + span * step // options.bins for step in range(options.bins + 1)]
+    low_text, high_text = iso([low, high])
+    return summary | {
+        "min": low_text,
+        "max": high_text,
+        "histogram": {
+            "edges": iso(edges),
+            "counts": _bin_counts(ticks, np.array(edges, dtype="int64")),
+        },
+    }
+
+
+def _iso_timestamps(ticks: Any, unit: str, zone: Any) -> list[str]:
+    """Format integer ticks of ``unit`` as ISO timestamps, in ``zone`` when aware."""
+    stamps = pd.DatetimeIndex(np.asarray(ticks, dtype=f"datetime64[{unit}]"))
+    if zone is not None:
+        stamps = stamps.tz_localize("UTC").tz_convert(zone)
+    return [stamp.isoformat() for stamp in stamps]
+
+
+def _categorical_summary(series: pd.Series, top: int) -> dict[str, Any]:
+    distinct: int | None
     try:
         counts = series.value_counts(dropna=True)
+        # A categorical column counts its unused categories as 0.
+        counts = counts[counts > 0]
+        distinct = len(counts)
     except TypeError:
         counts = series.dropna().astype(str).value_counts()
-    counts = counts[counts > 0].head(top)
-    return [
-        {"value": json_safe(value), "count": int(count)}
-        for value, count in counts.items()
-    ]
+        distinct = None
+    listed = counts.head(top) if top else counts.head(0)
+    return {
+        "distinct": distinct,
+        "top": [
+            {"value": json_safe(value), "count": int(count)}
+            for value, count in listed.items()
+        ],
+    }

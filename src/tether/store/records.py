@@ -86,6 +86,7 @@ class DatasetVersionRecord:
     source: dict[str, Any]
     run_id: str | None
     created_at: datetime
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def uri(self) -> str:
