@@ -1,7 +1,95 @@
-"""``tether data`` commands, added to the group defined in tether.cli.data."""
+"""``tether data acquire``: read a source and register it as a dataset version."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.markup import escape
+
 from tether.cli.data import app
+from tether.cli.render import check_format, console, print_json
+
+if TYPE_CHECKING:
+    from tether.data.acquisition import Acquired
 
 __all__ = ["app"]
+
+SOURCE_FORMATS = ("csv", "parquet", "json", "jsonl", "files")
+
+
+@app.command("acquire")
+def acquire_command(
+    name: str = typer.Argument(..., help="The dataset's name."),
+    source: str = typer.Argument(
+        ...,
+        help="A file, folder or glob (quote it), an http(s):// URL, an s3:// URL, "
+        "or with --query a SQLAlchemy database URL.",
+    ),
+    query: str | None = typer.Option(
+        None, "--query", help="SQL query to run; SOURCE is then a database URL."
+    ),
+    source_format: str | None = typer.Option(
+        None,
+        "--source-format",
+        help="How to read SOURCE: csv, parquet, json, jsonl (a table) or files "
+        "(a file set). Default: from the file suffixes.",
+    ),
+    output: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Read SOURCE and register it as a version of NAME, unless it is unchanged."""
+    check_format(output, ["text", "json"])
+    if source_format is not None:
+        check_format(source_format, SOURCE_FORMATS)
+    if query is not None and source_format is not None:
+        raise typer.BadParameter(
+            "--source-format does not apply to --query, whose result is a table"
+        )
+    if query is not None:
+        from tether.data.acquisition import acquire_sql
+
+        acquired = acquire_sql(name, source, query)
+    else:
+        from tether.data.acquisition import acquire
+
+        acquired = acquire(name, source, format=source_format)
+    summary = summarize(acquired)
+    if output == "json":
+        print_json(summary)
+        return
+    console.print(_text(summary), soft_wrap=True)
+
+
+def summarize(acquired: Acquired) -> dict[str, Any]:
+    """Return what the command prints about an acquisition, as JSON-safe values."""
+    version = acquired.version
+    return {
+        "uri": version.uri,
+        "name": version.name,
+        "version": version.version,
+        "new": acquired.new,
+        "rows": version.rows,
+        "files": len(version.source.get("files", [])) or None,
+        "size": version.size,
+        "digest": version.digest,
+        "media_type": version.media_type,
+        "source": version.source,
+    }
+
+
+def _text(summary: dict[str, Any]) -> str:
+    state = "new" if summary["new"] else "unchanged"
+    counts = []
+    if summary["rows"] is not None:
+        counts.append(_plural(summary["rows"], "row"))
+    if summary["files"] is not None:
+        counts.append(_plural(summary["files"], "file"))
+    counts.append(f"{summary['size']} bytes")
+    return (
+        f"[bold]{escape(summary['uri'])}[/]  {state}  {'  '.join(counts)}  "
+        f"digest {summary['digest']}"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

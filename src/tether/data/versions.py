@@ -10,16 +10,18 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tether.artifacts import get_objects
 from tether.artifacts.materializers import PARQUET, to_bytes
+from tether.artifacts.objects import MANIFEST_MEDIA_TYPE
 from tether.data.profiles import profile as profile_of
 from tether.data.profiles import schema_of
-from tether.data.readers import media_type_of, read_table
-from tether.errors import ConfigError
+from tether.data.readers import MEDIA_TYPES, media_type_of, read_table
+from tether.errors import ConfigError, DataError
 from tether.store import get_store
 from tether.store.records import DatasetVersionRecord, Edge
 from tether.uris import parse_dataset_uri
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DatasetVersion = DatasetVersionRecord
+
+# The file suffix of each table media type, for writing a version back to a file.
+SUFFIXES = {media_type: suffix for suffix, media_type in MEDIA_TYPES.items()}
 
 
 def register(
@@ -62,19 +67,72 @@ def register(
     run = run or current()
     frame, payload, media_type, source_record = _load_input(data, source)
     blob = get_objects().put_bytes(payload, media_type)
+    record, _ = add_version(
+        name,
+        VersionContent(
+            digest=blob.digest,
+            object_digest=blob.digest,
+            media_type=media_type,
+            rows=len(frame),
+            size=blob.size,
+            schema=schema_of(frame),
+            profile=profile_of(frame),
+        ),
+        source=source_record,
+        run=run,
+        role=role,
+        parents=parents,
+    )
+    return record
+
+
+@dataclass(frozen=True)
+class VersionContent:
+    """Content of a dataset version: digests, media type, size, schema and profile.
+
+    ``digest`` identifies the content and decides whether a version is new.
+    ``object_digest`` names the blob to read back, and must already be stored.
+    """
+
+    digest: str
+    object_digest: str
+    media_type: str
+    rows: int | None
+    size: int
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+
+
+def add_version(
+    name: str,
+    content: VersionContent,
+    *,
+    source: Mapping[str, Any],
+    run: Run | None,
+    role: str = "input",
+    parents: Sequence[DatasetVersionRecord] = (),
+) -> tuple[DatasetVersionRecord, bool]:
+    """Add a version of dataset ``name`` whose blobs are already stored, and link it.
+
+    Returns:
+        The version and whether it was created. When the latest version has
+        the same digest, that version is returned with False, and it is still
+        linked to ``run``.
+    """
+    _check_role(role)
     record, created = get_store().add_dataset_version(
         name,
-        digest=blob.digest,
-        object_digest=blob.digest,
-        media_type=media_type,
-        rows=len(frame),
-        size=blob.size,
-        schema=schema_of(frame),
-        profile=profile_of(frame),
-        source=source_record,
+        digest=content.digest,
+        object_digest=content.object_digest,
+        media_type=content.media_type,
+        rows=content.rows,
+        size=content.size,
+        schema=content.schema,
+        profile=content.profile,
+        source=dict(source),
         run_id=run.id if run else None,
     )
-    _link(record, run, role, parents)
+    link_version(record, run, role, parents)
     logger.info(
         "%s %s (%s rows, digest %s)",
         "registered" if created else "unchanged",
@@ -82,16 +140,37 @@ def register(
         record.rows,
         record.digest[:12],
     )
-    return record
+    return record, created
 
 
 def load(reference: str | DatasetVersionRecord) -> pd.DataFrame:
     """Load a dataset version as a DataFrame from ``datasets:/name@3`` or a record."""
-    record = (
-        reference if isinstance(reference, DatasetVersionRecord) else resolve(reference)
-    )
+    record = _record_of(reference)
+    if record.media_type == MANIFEST_MEDIA_TYPE:
+        raise DataError(
+            f"{record.uri} is a set of files, not a table; write its files to a "
+            f"folder with tether.data.load_files({record.uri!r}, FOLDER)",
+            source=record.uri,
+        )
     data = get_objects().read_bytes(record.object_digest)
     return _frame_from_bytes(data, record.media_type)
+
+
+def load_files(reference: str | DatasetVersionRecord, target: str | Path) -> Path:
+    """Write the files of a file-set version under folder ``target`` and return it.
+
+    A table version is written as one file named after the dataset.
+    """
+    record = _record_of(reference)
+    objects = get_objects()
+    target = Path(target)
+    if record.media_type == MANIFEST_MEDIA_TYPE:
+        return objects.get_dir(record.object_digest, target)
+    suffix = SUFFIXES.get(record.media_type, "")
+    target.mkdir(parents=True, exist_ok=True)
+    destination = target / f"{record.name}{suffix}"
+    destination.write_bytes(objects.read_bytes(record.object_digest))
+    return target
 
 
 def resolve(uri: str) -> DatasetVersionRecord:
@@ -105,6 +184,12 @@ def resolve(uri: str) -> DatasetVersionRecord:
             value=uri,
         )
     return get_store().get_dataset_version(ref.name, version)
+
+
+def _record_of(reference: str | DatasetVersionRecord) -> DatasetVersionRecord:
+    if isinstance(reference, DatasetVersionRecord):
+        return reference
+    return resolve(reference)
 
 
 def _load_input(
@@ -145,12 +230,13 @@ def _frame_from_bytes(data: bytes, media_type: str) -> pd.DataFrame:
     return pd.read_csv(buffer, compression=compression, low_memory=False)
 
 
-def _link(
+def link_version(
     record: DatasetVersionRecord,
     run: Run | None,
-    role: str,
-    parents: Sequence[DatasetVersionRecord],
+    role: str = "input",
+    parents: Sequence[DatasetVersionRecord] = (),
 ) -> None:
+    """Record that ``run`` read (or made) ``record``, and what it derives from."""
     store = get_store()
     if run is not None:
         if role == "input":
