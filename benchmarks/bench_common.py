@@ -1,7 +1,7 @@
 """Sizes, data, timing helpers and the result file shared by the benchmark workers.
 
-The module uses the standard library only, because both Tether's and
-MLflow's virtual environments import it. Each worker puts this folder first
+The module uses the standard library only, because Tether's, MLflow's and
+DVC's virtual environments all import it. Each worker puts this folder first
 on ``sys.path`` when it runs as a script.
 """
 
@@ -31,11 +31,35 @@ WORKLOADS = (
     "concurrent16",
     "artifacts",
     "scale",
+    "hash_file",
+    "tree",
+    "quality",
 )
 
-# Workloads that only Tether runs: building 100,000 runs through MLflow's API
-# would take hours, so the scale workload has no MLflow side.
-TETHER_ONLY = ("scale",)
+# The tools that each workload compares Tether with. An empty tuple means
+# Tether alone: building 100,000 runs through MLflow's API would take hours,
+# so the scale workload has no MLflow side, and the quality workload
+# validates a table with a suite that no peer tool reads.
+PEERS: dict[str, tuple[str, ...]] = {
+    "import": ("mlflow",),
+    "log_metric": ("mlflow",),
+    "log_batch": ("mlflow",),
+    "runs_search": ("mlflow",),
+    "concurrent": ("mlflow",),
+    "concurrent16": ("mlflow",),
+    "artifacts": ("mlflow",),
+    "scale": (),
+    "hash_file": ("dvc",),
+    "tree": ("dvc",),
+    "quality": (),
+}
+
+# The peer tools' pinned packages, each installed into its own virtual
+# environment under .bench/.
+# mlflow 3.18.0 depends on mlflow-tracing==3.18.0, which the package index
+# did not serve when this pin was chosen, so the newest installable is used.
+MLFLOW_REQUIREMENT = "mlflow==3.17.2"
+DVC_REQUIREMENT = "dvc==3.67.1"
 
 # Sizes at scale 1.0. The runner's `--quick` multiplies each by 0.1.
 BASE_SIZES = {
@@ -47,6 +71,9 @@ BASE_SIZES = {
     "scale_runs": 100_000,
     "big_file_mb": 500,
     "small_files": 5_000,
+    "hash_file_mb": 2_000,
+    "tree_files": 100_000,
+    "quality_rows": 336_776,
 }
 
 BATCH_SIZE = 1_000
@@ -64,6 +91,19 @@ SEARCH_ORDER = "metrics.m1 DESC"
 SEARCH_MAX_RESULTS = 100
 BARRIER_TIMEOUT_SECONDS = 300
 PROCESS_TIMEOUT_SECONDS = 1_800
+
+# The tree workload's files: random sizes in this range (bytes), spread over
+# TREE_FOLDERS top folders of TREE_SUBFOLDERS folders each.
+TREE_MIN_BYTES = 1_024
+TREE_MAX_BYTES = 4_096
+TREE_FOLDERS = 20
+TREE_SUBFOLDERS = 50
+# How far in the past the tree's files are dated. Tether's file hash cache
+# skips files modified less than 2 s before they are hashed (they may change
+# again within one timestamp tick), so a tree written just before its first
+# registration would be hashed again at each status. Data files are seldom
+# that new when they are tracked, and both tools see the same times.
+TREE_AGE_SECONDS = 86_400
 
 
 class MismatchError(RuntimeError):
@@ -147,6 +187,18 @@ def timed_durable(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def write_random_file(path: Path, size: int) -> Path:
+    """Write ``size`` random bytes to ``path`` in 8 MiB chunks and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chunk = 8 * 1024 * 1024
+    remaining = size
+    with path.open("wb") as handle:
+        while remaining > 0:
+            handle.write(os.urandom(min(chunk, remaining)))
+            remaining -= chunk
+    return path
+
+
 def make_artifact_sources(folder: Path, sizes: dict[str, int]) -> tuple[Path, Path]:
     """Write the large random file and the folder of small random files.
 
@@ -154,14 +206,7 @@ def make_artifact_sources(folder: Path, sizes: dict[str, int]) -> tuple[Path, Pa
         The large file and the folder. Every small file has distinct
         content, so no tool can store one copy for several files.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    big = folder / "big.bin"
-    chunk = 8 * 1024 * 1024
-    remaining = sizes["big_file_mb"] * 1024 * 1024
-    with big.open("wb") as handle:
-        while remaining > 0:
-            handle.write(os.urandom(min(chunk, remaining)))
-            remaining -= chunk
+    big = write_random_file(folder / "big.bin", sizes["big_file_mb"] * 1024 * 1024)
     small = folder / "small"
     for index in range(sizes["small_files"]):
         shard = small / f"{index % 50:02d}"
@@ -183,6 +228,64 @@ def artifact_stats(
         "file_again_mb_per_s": megabytes / seconds["file_again"],
         "files_again_per_s": files / seconds["files_again"],
     }
+
+
+def hash_file_bytes(sizes: dict[str, int]) -> int:
+    """Return the size of the hash_file workload's file, where 1 MB is 10^6 bytes."""
+    return sizes["hash_file_mb"] * 1_000_000
+
+
+def gigabytes_per_second(size: int, seconds: float) -> float:
+    """Return ``size`` bytes over ``seconds`` in GB/s, where 1 GB is 10^9 bytes."""
+    return size / 1e9 / seconds
+
+
+def tree_file(index: int) -> str:
+    """Return the POSIX path, relative to the tree, of the tree's file ``index``."""
+    folder = index % TREE_FOLDERS
+    subfolder = index // TREE_FOLDERS % TREE_SUBFOLDERS
+    return f"{folder:02d}/{subfolder:02d}/file-{index:06d}.bin"
+
+
+def make_tree(folder: Path, count: int) -> int:
+    """Write the tree workload's ``count`` seeded random files under ``folder``.
+
+    Every run writes the same bytes under the same names, dated
+    :data:`TREE_AGE_SECONDS` in the past, and ends with ``os.sync()``.
+
+    Returns:
+        The total size of the files in bytes.
+    """
+    rng = random.Random(SEED)
+    dated = time.time() - TREE_AGE_SECONDS
+    total = 0
+    created: set[Path] = set()
+    for index in range(count):
+        path = folder / tree_file(index)
+        if path.parent not in created:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            created.add(path.parent)
+        data = rng.randbytes(rng.randint(TREE_MIN_BYTES, TREE_MAX_BYTES))
+        path.write_bytes(data)
+        os.utime(path, (dated, dated))
+        total += len(data)
+    os.sync()
+    return total
+
+
+def change_tree_file(folder: Path) -> Path:
+    """Overwrite the tree's first file with other random bytes of the same size.
+
+    The size stays the same, so a tool detects the change through the
+    file's modification time and content. Ends with ``os.sync()``.
+    """
+    path = folder / tree_file(0)
+    before = path.read_bytes()
+    after = random.Random(SEED + 1).randbytes(len(before))
+    check(after != before, f"the new content of {path} equals the old")
+    path.write_bytes(after)
+    os.sync()
+    return path
 
 
 def new_writer_result() -> dict[str, Any]:

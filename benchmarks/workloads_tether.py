@@ -5,7 +5,8 @@ per workload and repeat, each time in a new empty folder::
 
     .venv/bin/python benchmarks/workloads_tether.py log_metric --folder DIR --out FILE
 
-The store and the objects go to ``DIR/tether`` (``TETHER_HOME``).
+The store and the objects go to ``DIR/tether`` (``TETHER_HOME``). The data
+workloads (hash_file, tree, quality) are in workloads_tether_data.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
+import workloads_tether_data as data
 
 EXPERIMENT = "bench"
 
@@ -307,6 +309,9 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
     ),
     "artifacts": artifacts,
     "scale": search_at_scale,
+    "hash_file": data.hash_file,
+    "tree": data.tree,
+    "quality": data.quality,
 }
 
 

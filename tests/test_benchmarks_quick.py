@@ -1,7 +1,7 @@
 """The Tether side of each benchmark workload runs at a tiny size.
 
 Only that the workloads run and report every measure is checked here: the
-timings themselves are not asserted. MLflow is not needed.
+timings themselves are not asserted. Neither MLflow nor DVC is needed.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +21,16 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TINY_SCALE = 0.02
-MODULES = ("bench_common", "report", "run", "workloads_tether")
+# A 4 MB file, a tree of 200 files and 674 rows of the flights table.
+TINY_DATA_SCALE = 0.002
+MODULES = (
+    "bench_common",
+    "report",
+    "run",
+    "workloads_tether",
+    "workloads_tether_data",
+    "workloads_dvc",
+)
 
 
 @pytest.fixture
@@ -50,6 +61,92 @@ def test_workload_reports_every_measure(
     assert all(math.isfinite(value) for value in result.values())
 
 
+@pytest.mark.parametrize("workload", ["hash_file", "tree", "quality"])
+def test_data_workload_reports_every_measure(
+    benchmarks: dict[str, ModuleType], tmp_path: Path, workload: str
+) -> None:
+    common = benchmarks["bench_common"]
+    run_workload = benchmarks["workloads_tether"].WORKLOADS[workload]
+    result = run_workload(common.scaled_sizes(TINY_DATA_SCALE), tmp_path)
+    assert set(result) == expected_keys(benchmarks["report"], workload)
+    assert all(math.isfinite(value) for value in result.values())
+    assert all(value > 0 for value in result.values())
+
+
+def test_tree_workload_adds_two_versions(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    from tether.store import get_store
+
+    common = benchmarks["bench_common"]
+    benchmarks["workloads_tether_data"].tree(
+        common.scaled_sizes(TINY_DATA_SCALE), tmp_path
+    )
+    versions = get_store().list_dataset_versions("tree")
+    assert [version.version for version in versions] == [2, 1]
+    assert versions[0].profile["files"] == 200
+    assert versions[0].digest != versions[1].digest
+
+
+def test_quality_workload_runs_suite(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    common = benchmarks["bench_common"]
+    result = benchmarks["workloads_tether_data"].quality(
+        common.scaled_sizes(TINY_DATA_SCALE), tmp_path
+    )
+    assert result["rows"] == 674
+    assert result["checks"] == 20
+
+
+def test_flights_rows_beyond_table(benchmarks: dict[str, ModuleType]) -> None:
+    data = benchmarks["workloads_tether_data"]
+    rows = data.FLIGHTS_ROWS + 10
+    frame = data.flights_rows(rows)
+    assert len(frame) == rows
+    assert not frame.duplicated(["carrier", "flight", "time_hour"]).any()
+
+
+def test_make_tree_is_seeded(benchmarks: dict[str, ModuleType], tmp_path: Path) -> None:
+    common = benchmarks["bench_common"]
+    first = common.make_tree(tmp_path / "a", 50)
+    second = common.make_tree(tmp_path / "b", 50)
+    assert first == second
+    for index in (0, 21, 49):
+        name = common.tree_file(index)
+        assert (tmp_path / "a" / name).read_bytes() == (
+            tmp_path / "b" / name
+        ).read_bytes()
+    sizes = [path.stat().st_size for path in (tmp_path / "a").rglob("*.bin")]
+    assert len(sizes) == 50
+    assert min(sizes) >= common.TREE_MIN_BYTES
+    assert max(sizes) <= common.TREE_MAX_BYTES
+    assert common.tree_file(21) == "01/01/file-000021.bin"
+
+
+def test_make_tree_dates_files_back(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    common = benchmarks["bench_common"]
+    common.make_tree(tmp_path, 3)
+    modified = (tmp_path / common.tree_file(2)).stat().st_mtime
+    age = time.time() - modified
+    assert common.TREE_AGE_SECONDS - 60 < age < common.TREE_AGE_SECONDS + 60
+
+
+def test_change_tree_file_keeps_size(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    common = benchmarks["bench_common"]
+    common.make_tree(tmp_path, 3)
+    path = tmp_path / common.tree_file(0)
+    before = path.read_bytes()
+    assert common.change_tree_file(tmp_path) == path
+    after = path.read_bytes()
+    assert after != before
+    assert len(after) == len(before)
+
+
 def test_concurrent_writers_lose_nothing(
     benchmarks: dict[str, ModuleType], tmp_path: Path
 ) -> None:
@@ -73,6 +170,73 @@ def test_worker_script_writes_result(tmp_path: Path) -> None:
     ]
     subprocess.run(command, cwd=tmp_path, check=True, timeout=60)
     assert set(json.loads(out.read_text())) == {"calls_per_s", "p50_ms", "p99_ms"}
+
+
+def test_peers_cover_every_workload(benchmarks: dict[str, ModuleType]) -> None:
+    common = benchmarks["bench_common"]
+    assert set(common.PEERS) == set(common.WORKLOADS)
+    assert common.PEERS["tree"] == ("dvc",)
+    assert common.PEERS["artifacts"] == ("mlflow",)
+    assert common.PEERS["quality"] == ()
+
+
+def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
+    run = benchmarks["run"]
+    assert run.peers_needed(["hash_file"]) == ["dvc"]
+    assert run.peers_needed(["quality", "scale"]) == []
+    assert run.peers_needed(["tree", "import"]) == ["mlflow", "dvc"]
+
+
+def test_results_table_names_peers(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    medians = {
+        "tree": {"tether": {"add_s": 1.0}, "dvc": {"add_s": 3.0}},
+        "quality": {"tether": {"validate_s": 0.5}},
+    }
+    lines = report.results_table(medians).splitlines()
+    assert (
+        "| tree | add the tree of small files (s) | DVC | 1.00 | 3.00 | 3.00 |" in lines
+    )
+    assert "| quality | validate the table (s) | none | 0.5 | not run | n/a |" in lines
+
+
+def test_setup_lists_only_peers_run(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    keys = ("cpu", "cores", "memory", "os", "python", "tether", "command", "date")
+    facts = {key: key for key in keys}
+    facts.update(repeat="1", elapsed="1", load="1", sizes="1", dvc="3.67.1")
+    section = report.setup_section(facts)
+    assert "- DVC: 3.67.1" in section.splitlines()
+    assert "MLflow" not in section
+
+
+def test_dvc_file_fields(benchmarks: dict[str, ModuleType], tmp_path: Path) -> None:
+    dvc_file = tmp_path / "tree.dvc"
+    dvc_file.write_text(
+        "outs:\n- md5: feb4d4007749638dbcdc07439422f7d3.dir\n  size: 25516786\n"
+        "  nfiles: 10000\n  hash: md5\n  path: tree\n"
+    )
+    fields = benchmarks["workloads_dvc"].dvc_file_fields(dvc_file)
+    assert fields["md5"] == "feb4d4007749638dbcdc07439422f7d3.dir"
+    assert fields["size"] == "25516786"
+    assert fields["nfiles"] == "10000"
+    assert fields["path"] == "tree"
+
+
+def test_dvc_environment_stays_in_folder(
+    benchmarks: dict[str, ModuleType],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", "/var/tmp/dvc")
+    monkeypatch.setenv("DVC_STUDIO_TOKEN", "secret")
+    environment = benchmarks["workloads_dvc"].dvc_environment(tmp_path)
+    assert environment["DVC_NO_ANALYTICS"] == "1"
+    assert environment["DVC_SITE_CACHE_DIR"] == str(tmp_path / "dvc-site-cache")
+    assert environment["DVC_GLOBAL_CONFIG_DIR"].startswith(str(tmp_path))
+    assert environment["DVC_SYSTEM_CONFIG_DIR"].startswith(str(tmp_path))
+    assert "DVC_STUDIO_TOKEN" not in environment
+    assert environment["PATH"] == os.environ["PATH"]
 
 
 def test_ratio_favours_lower_time(benchmarks: dict[str, ModuleType]) -> None:
