@@ -320,6 +320,8 @@ def test_rule_to_dict_keys() -> None:
         "test_size": 0.2,
         "seed": 0,
         "stratify": None,
+        "group": None,
+        "holdout": "test",
     }
 
 
