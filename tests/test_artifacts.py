@@ -9,7 +9,7 @@ import shutil
 import stat
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, BinaryIO
+from typing import Any
 
 import blake3
 import numpy as np
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tether.artifacts import digest as digest_module
+from tether.artifacts import writer
 from tether.artifacts.digest import digest_bytes, digest_file
 from tether.artifacts.materializers import (
     JSON,
@@ -63,20 +64,6 @@ def files_under(folder: Path) -> dict[str, bytes]:
         for p in folder.rglob("*")
         if p.is_file()
     }
-
-
-class FailingReader:
-    """A file object whose second read raises, as a failing disk would."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self.inner = inner
-        self.reads = 0
-
-    def read(self, size: int = -1) -> bytes:
-        self.reads += 1
-        if self.reads > 1:
-            raise OSError("simulated read error")
-        return self.inner.read(4)
 
 
 # -- blobs ---------------------------------------------------------------
@@ -146,12 +133,14 @@ def test_failed_copy_leaves_nothing(
 ) -> None:
     source = tmp_path / "big.bin"
     source.write_bytes(b"0123456789" * 10)
-    real_copy = shutil.copyfileobj
+    # Files above this size are copied by shutil.copyfile instead of read whole.
+    monkeypatch.setattr(writer, "WHOLE_READ_MAX_BYTES", 16)
 
-    def copy_from_failing_reader(reader: BinaryIO, handle: BinaryIO) -> None:
-        real_copy(FailingReader(reader), handle, 4)
+    def copy_then_fail(reader: Path, target: str) -> None:
+        Path(target).write_bytes(source.read_bytes()[:40])
+        raise OSError("simulated read error")
 
-    monkeypatch.setattr(shutil, "copyfileobj", copy_from_failing_reader)
+    monkeypatch.setattr(shutil, "copyfile", copy_then_fail)
     with pytest.raises(OSError, match="simulated read error"):
         objects.put_file(source)
     assert not objects.exists(digest_bytes(source.read_bytes()))
