@@ -178,8 +178,8 @@ def call_stats(latencies_ns: Sequence[int], elapsed: float) -> dict[str, float]:
 def timed_durable(action: Callable[[], object]) -> float:
     """Return the seconds that ``action`` plus an ``os.sync()`` take.
 
-    Syncing puts both tools on equal terms: Tether fsyncs each blob it
-    writes, MLflow's local artifact store copies without fsync.
+    Syncing puts both tools on equal terms: Tether makes each blob durable
+    before it returns, MLflow's local artifact store copies without fsync.
     """
     start = time.perf_counter()
     action()

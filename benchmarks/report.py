@@ -118,9 +118,9 @@ WORKLOAD_NOTES = """\
   of {small_files:,} random files of 2 KB each, logged with
   `run.log_artifact` (Tether) and `mlflow.log_artifact(s)` (MLflow). Then the
   same file and folder are logged again under another path. Each timing
-  ends with `os.sync()`, because Tether fsyncs every blob it writes and
-  MLflow's local artifact store does not, so both are timed until the bytes
-  reach the disk.
+  ends with `os.sync()`, because Tether makes every blob durable before it
+  returns and MLflow's local artifact store does not, so both are timed
+  until the bytes reach the disk.
 - **scale** (Tether only): {scale_runs:,} runs with the params, metrics and
   tags of the runs_search workload, written straight to the store in
   batches of 2,000. A new process then opens the store and reads the first
@@ -186,9 +186,10 @@ WORKLOAD_NOTES = """\
   `synchronous=FULL`), so each commit waits for the disk. This accounts for
   part of the gap in the single-call and run workloads, and it makes
   MLflow's numbers more sensitive to other disk traffic on the machine.
-- Tether fsyncs each blob as it writes it, once per file. MLflow's copies
-  reach the disk through the single `os.sync()` that ends each timing,
-  which costs far less per file when a folder contains thousands of files.
+- Tether writes the blobs of a folder under temporary names, makes them
+  durable with one `syncfs`, renames them and calls `syncfs` again; a
+  single file is fsynced with its folder. MLflow's copies reach the disk
+  through the single `os.sync()` that ends each timing.
 - Tether stores artifacts by content digest, so logging unchanged content
   again hashes it but copies nothing. MLflow copies the files again.
 - Tether captures the source of each top-level run (git state, installed
@@ -208,11 +209,10 @@ WORKLOAD_NOTES = """\
   change would take another `dvc add`.
 - Tether makes every blob it stores durable before it records a version:
   a commit of fewer than 16 blobs fsyncs each blob and its folder, and a
-  larger one calls `syncfs` twice (`src/tether/artifacts/writer.py`). So
-  when the acquisition stores each file of a folder in a commit of its
-  own, every small file costs at least two fsyncs. DVC does not fsync its
-  cache, so its copies reach the disk through the `os.sync()` that ends
-  each add timing.
+  larger one calls `syncfs` twice (`src/tether/artifacts/writer.py`). The
+  acquisition of a folder stores all its new files in one commit. DVC does
+  not fsync its cache, so its copies reach the disk through the `os.sync()`
+  that ends each add timing.
 - DVC's default cache types are `reflink,copy`: on a file system without
   reflinks, such as ext4, `dvc add` copies each file into its cache.
 - The ratio is Tether's median divided by the peer's for rates, and the

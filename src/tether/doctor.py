@@ -3,7 +3,8 @@
 ``tether doctor`` runs these checks: the database's own integrity check and
 schema revision, and for every blob that a run, dataset version or model
 version refers to, that it exists and that its content still has its
-digest. Leftover temporary files of interrupted writes are reported too.
+digest. Temporary files in the artifact folder are reported as warnings:
+a write in progress has them, and an interrupted one leaves them behind.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ MAX_LISTED = 20
 
 @dataclass
 class Check:
-    """The result of one check: its name, whether it passed, and the problems."""
+    """The result of one check: its name, whether it passed, problems and warnings."""
 
     name: str
     problems: list[str] = field(default_factory=list)
     detail: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -115,9 +117,13 @@ def _verify_blob(objects: ObjectStore, digest: str) -> str:
 def _temporary_files(objects: ObjectStore) -> Check:
     leftovers = sorted(str(p) for p in objects.root.glob("*/.tmp-*"))
     check = Check(
-        "temporary files", detail=f"{len(leftovers)} left by interrupted writes"
+        "temporary files",
+        detail=f"{len(leftovers)} of writes in progress or interrupted",
     )
-    check.problems.extend(
-        f"leftover {path}; it can be deleted" for path in leftovers[:MAX_LISTED]
+    # A folder write keeps its temporaries until its one flush, so a file here
+    # is not corruption. It can be deleted once no Tether process is writing.
+    check.warnings.extend(
+        f"temporary file {path}; delete it when no Tether process is writing"
+        for path in leftovers[:MAX_LISTED]
     )
     return check

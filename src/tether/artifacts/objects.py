@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,20 @@ class ObjectStore:
             digest, size = writer.add_file(Path(source))
             writer.commit()
         return Blob(digest, size, media_type)
+
+    def put_files(self, sources: Sequence[str | Path]) -> list[Blob]:
+        """Copy several files into the store with one commit; return their blobs in order.
+
+        Like :meth:`put_dir`, the blobs become durable together, with two
+        ``syncfs`` calls on Linux instead of one fsync per file.
+        """
+        blobs = []
+        with self._writer() as writer:
+            for source in sources:
+                digest, size = writer.add_file(Path(source))
+                blobs.append(Blob(digest, size))
+            writer.commit()
+        return blobs
 
     def put_dir(self, source: str | Path) -> Blob:
         """Store every file under a folder and a manifest of them; return the manifest.

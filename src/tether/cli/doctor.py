@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+from rich.markup import escape
 
 from tether.cli.render import console, table
+
+if TYPE_CHECKING:
+    from tether.doctor import Check
 
 
 def doctor_command() -> None:
@@ -14,13 +20,20 @@ def doctor_command() -> None:
     from tether.store import get_store
 
     checks = run_checks(get_store(), get_objects())
-    rows = [
-        (c.name, "ok" if c.ok else f"{len(c.problems)} problems", c.detail)
-        for c in checks
-    ]
+    rows = [(c.name, _result(c), c.detail) for c in checks]
     table("tether doctor", ["check", "result", "detail"], rows)
     problems = [problem for check in checks for problem in check.problems]
     for problem in problems:
-        console.print(f"  [red]problem[/] {problem}")
+        console.print(f"  [red]problem[/] {escape(problem)}")
+    for warning in (warning for check in checks for warning in check.warnings):
+        console.print(f"  [yellow]warning[/] {escape(warning)}")
     if problems:
         raise typer.Exit(1)
+
+
+def _result(check: Check) -> str:
+    if check.problems:
+        return f"{len(check.problems)} problems"
+    if check.warnings:
+        return f"ok, {len(check.warnings)} warnings"
+    return "ok"

@@ -159,13 +159,16 @@ def register_file_set(
     A file whose digest is known and whose blob is stored is not read at all.
     """
     objects = get_objects()
-    entries: list[dict[str, Any]] = []
-    for file in files:
-        if file.digest is None or not objects.exists(file.digest):
-            blob = objects.put_file(file.path)
-            _check_digest(file, blob.digest)
-            file.digest = blob.digest
-        entries.append({"path": file.name, "digest": file.digest, "size": file.size})
+    missing = [f for f in files if f.digest is None or not objects.exists(f.digest)]
+    # One commit for every new file: two syncfs calls instead of one fsync each.
+    for file, blob in zip(
+        missing, objects.put_files([f.path for f in missing]), strict=True
+    ):
+        _check_digest(file, blob.digest)
+        file.digest = blob.digest
+    entries: list[dict[str, Any]] = [
+        {"path": file.name, "digest": file.digest, "size": file.size} for file in files
+    ]
     verify()
     entries.sort(key=lambda entry: PurePosixPath(entry["path"]).parts)
     manifest = json.dumps({"files": entries}, sort_keys=True).encode()
