@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -169,15 +170,15 @@ def test_file_set_changed_while_read(
     (folder / "a.bin").write_bytes(b"a" * 100)
     (folder / "b.bin").write_bytes(b"b" * 100)
     objects = get_objects()
-    put_file = objects.put_file
+    put_files = objects.put_files
 
-    def grow_then_store(source: Path, *args: str) -> object:
-        if source.name == "a.bin":
-            with (folder / "b.bin").open("ab") as handle:
-                handle.write(b"more")
-        return put_file(source, *args)
+    def grow_then_store(sources: list[Path]) -> object:
+        # b.bin grows after it was listed and before the batch is stored.
+        with (folder / "b.bin").open("ab") as handle:
+            handle.write(b"more")
+        return put_files(sources)
 
-    monkeypatch.setattr(objects, "put_file", grow_then_store)
+    monkeypatch.setattr(objects, "put_files", grow_then_store)
     with pytest.raises(DataError, match=r"b\.bin changed while it was being read"):
         acquire("images", folder)
     assert_nothing_registered("images")
@@ -201,3 +202,23 @@ def test_file_removed_while_read(
     ):
         acquire("penguins", path)
     assert_nothing_registered("penguins")
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("", "at least one character that is not whitespace"),
+        ("  ", "at least one character that is not whitespace"),
+        ("a@b", "'@' and '/' separate the parts"),
+        ("bad/name", "'@' and '/' separate the parts"),
+        ("x\ny", "control characters"),
+    ],
+)
+def test_unaddressable_dataset_name_rejected(
+    tether_home: Path, tmp_path: Path, name: str, rule: str
+) -> None:
+    path = tmp_path / "penguins.csv"
+    path.write_bytes(penguins_csv().read_bytes())
+    with pytest.raises(ConfigError, match=re.escape(rule)):
+        acquire(name, path)
+    assert get_store().list_dataset_versions() == []

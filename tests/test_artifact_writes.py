@@ -457,3 +457,24 @@ def test_source_changed_during_copy(
         objects.put_file(source)
     assert blob_files(objects.root) == []
     assert temp_files(objects.root) == []
+
+
+def test_doctor_rehashes_file_set_members(tether_home: Path, tmp_path: Path) -> None:
+    from tether.artifacts import get_objects
+    from tether.doctor import run_checks
+    from tether.store import get_store
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"first photo")
+    (folder / "b.bin").write_bytes(b"second photo")
+    version, _ = tether.data.acquire("photos", folder)
+    objects = get_objects()
+    member = objects.manifest(version.object_digest)[0]["digest"]
+    path = objects.path(member)
+    path.chmod(0o644)
+    path.write_bytes(b"CORRUPT")
+
+    checks = {check.name: check for check in run_checks(get_store(), objects)}
+    assert len(checks["blobs"].problems) == 1
+    assert checks["blobs"].problems[0].startswith(f"corrupt blob {member}")

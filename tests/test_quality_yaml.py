@@ -376,3 +376,15 @@ def test_infer_rejects_bad_options(penguins: pd.DataFrame) -> None:
         infer_suite(penguins, margin=-1)
     with pytest.raises(ConfigError, match="max_categories must be an integer"):
         infer_suite(penguins, max_categories=0)
+
+
+def test_suite_file_not_utf8_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_suite(path)
+
+
+def test_missing_suite_file_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; pass the path of a YAML suite"):
+        load_suite(tmp_path / "missing.yaml")

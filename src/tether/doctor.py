@@ -97,8 +97,13 @@ def _referenced_digests(store: SqlStore) -> dict[str, str]:
             select(t.artifacts.c.digest, t.artifacts.c.media_type)
         ):
             found[digest] = media_type
-        for (digest,) in conn.execute(select(t.dataset_versions.c.object_digest)):
-            found.setdefault(digest, "")
+        versions = select(
+            t.dataset_versions.c.object_digest, t.dataset_versions.c.media_type
+        )
+        for digest, media_type in conn.execute(versions):
+            # A file set's object is a manifest, whose member blobs are checked too.
+            if media_type == MANIFEST_MEDIA_TYPE or digest not in found:
+                found[digest] = media_type
         for (digest,) in conn.execute(select(t.model_versions.c.artifact_digest)):
             found[digest] = MANIFEST_MEDIA_TYPE
     return found
@@ -118,7 +123,7 @@ def _temporary_files(objects: ObjectStore) -> Check:
     leftovers = sorted(str(p) for p in objects.root.glob("*/.tmp-*"))
     check = Check(
         "temporary files",
-        detail=f"{len(leftovers)} of writes in progress or interrupted",
+        detail=f"{len(leftovers)} found, from writes in progress or interrupted",
     )
     # A folder write keeps its temporaries until its one flush, so a file here
     # is not corruption. It can be deleted once no Tether process is writing.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DatasetVersion = DatasetVersionRecord
+MAX_DATASET_NAME_LENGTH = 250  # the length of the datasets.name column
 
 # The file suffix of each table media type, for writing a version back to a file.
 SUFFIXES = {media_type: suffix for suffix, media_type in MEDIA_TYPES.items()}
@@ -120,6 +122,7 @@ def add_version(
         linked to ``run``.
     """
     _check_role(role)
+    check_dataset_name(name)
     record, created = get_store().add_dataset_version(
         name,
         digest=content.digest,
@@ -246,6 +249,31 @@ def link_version(
     for parent in parents:
         store.add_edge(
             Edge("dataset_version", parent.id, "dataset_version", record.id, "derived")
+        )
+
+
+def check_dataset_name(name: str) -> None:
+    """Reject a dataset name that a ``datasets:/NAME@VERSION`` URI cannot address.
+
+    Raises:
+        ConfigError: ``name`` is empty or only whitespace, is longer than 250
+            characters, or contains ``@``, ``/`` or a control character.
+    """
+    problem = ""
+    if not isinstance(name, str) or not name.strip():
+        problem = "a name needs at least one character that is not whitespace"
+    elif len(name) > MAX_DATASET_NAME_LENGTH:
+        problem = f"a name has at most {MAX_DATASET_NAME_LENGTH} characters"
+    elif "@" in name or "/" in name:
+        problem = "'@' and '/' separate the parts of a dataset URI"
+    elif any(unicodedata.category(char) == "Cc" for char in name):
+        problem = "control characters such as newline or tab are not allowed"
+    if problem:
+        raise ConfigError(
+            f"invalid dataset name {name!r}: {problem}; use letters, digits, '-', "
+            "'_' or '.', for example 'flights-raw'",
+            setting="name",
+            value=name,
         )
 
 

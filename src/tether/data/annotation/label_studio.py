@@ -268,6 +268,12 @@ def _parse_file(path: Path) -> list[Any]:
             f"file {str(path)!r} not found; pass the JSON file that Label Studio exported",
             source=str(path),
         ) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name} is not UTF-8 text (byte {exc.start}); pass the JSON file "
+            "that Label Studio exported",
+            source=str(path),
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

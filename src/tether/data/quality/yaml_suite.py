@@ -77,7 +77,22 @@ def load_suite(path: str | Path) -> Suite:
         OSError: The file cannot be read.
     """
     file = Path(path)
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"suite file {str(file)!r} not found; pass the path of a YAML suite, "
+            "or write one with `tether data infer-checks`",
+            setting="suite",
+            value=str(file),
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"suite file {str(file)!r} is not UTF-8 text (byte {exc.start}); save "
+            "the suite as UTF-8 YAML",
+            setting="suite",
+            value=str(file),
+        ) from None
     return parse_suite(text, source=str(file), default_name=file.name.split(".")[0])
 
 
