@@ -166,6 +166,26 @@ WORKLOAD_NOTES = """\
   table order, so the suite's row-count check fails there, and a scale
   above 1 repeats the table with shifted flight numbers.
 
+## Where Tether is slower, and why
+
+- **Search returned as a DataFrame**: Tether imports pandas on the first
+  DataFrame search (about 0.7 s on this machine), while `import mlflow`
+  has already paid for it. A list search needs no pandas.
+- **Filtered search over 2,000 runs**: SQLite runs the query as a scan of
+  the experiment's runs with one index probe per run and filter term,
+  then sorts the matches. That SQL alone takes 5 to 12 ms here, and
+  reading the params, tags and metrics of the page takes about as long
+  again, so the ratio stays near 4 to 5 rather than 10.
+- **A folder of small files**: Tether makes the folder durable with two
+  `syncfs` calls, and `syncfs` waits for every dirty page of the file
+  system, including other programs' writes. Under other disk traffic
+  (the load average in the Setup section) it is much slower than on a
+  quiet disk. MLflow does not make its copies durable and is timed to the
+  same `os.sync()`.
+- **One large file**: both tools write the same bytes to the same disk,
+  and Tether also hashes them first (multi-threaded BLAKE3), so the ratio
+  is bounded by the disk rather than by either tool.
+
 ## Reading the numbers
 
 - Tether's `log_metric` appends to an in-memory buffer that a background
