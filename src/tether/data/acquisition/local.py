@@ -25,6 +25,7 @@ from tether.data.acquisition.registration import (
     changed_error,
     find_unchanged,
     fingerprint,
+    read_source,
     register_file_set,
     register_tables,
 )
@@ -215,20 +216,7 @@ def _stat(path: Path) -> os.stat_result:
 
 
 def _hash(file: SourceFile) -> str:
-    try:
-        return digest_file(file.path)
-    except PermissionError as exc:
-        raise DataError(
-            f"cannot read {file.location}: permission denied; fix its permissions "
-            "or run as a user who may read it",
-            source=file.location,
-        ) from exc
-    except OSError as exc:
-        raise DataError(
-            f"cannot read {file.location}: {exc.strerror or exc}; check that it "
-            "exists and is a readable file",
-            source=file.location,
-        ) from exc
+    return read_source(file, digest_file)
 
 
 def _file_record(path: Path, status: os.stat_result) -> dict[str, Any]:

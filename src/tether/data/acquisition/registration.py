@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import blake3
 
@@ -28,6 +28,8 @@ from tether.data.versions import VersionContent, add_version, link_version
 from tether.errors import DataError
 from tether.store import get_store
 from tether.store.records import DatasetVersionRecord
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -200,8 +202,13 @@ def download_folder() -> Path:
 
 def read_bytes(file: SourceFile) -> bytes:
     """Return the content of a source file, with an error that names it."""
+    return read_source(file, lambda path: path.read_bytes())
+
+
+def read_source(file: SourceFile, read: Callable[[Path], T]) -> T:
+    """Return ``read(file.path)``, turning an OS error into one that names the file."""
     try:
-        return file.path.read_bytes()
+        return read(file.path)
     except PermissionError as exc:
         raise DataError(
             f"cannot read {file.location}: permission denied; fix its permissions "
