@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -578,3 +579,23 @@ def test_unpaired_surrogate_value_raises_at_the_call(tether_home: Path) -> None:
             run.set_tag("t", "\udfff")
         run.log_param("ok", "é")
     assert get_store().get_run(run.id).params == {"ok": "é"}
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "message"),
+    [
+        (10**400, 0, "too large for a 64-bit float"),
+        (1.0, 1.5, "must be a whole number, got 1.5"),
+        (1.0, True, "must be a whole number, got True"),
+        (1.0, 2**63, "outside the 64-bit integer range"),
+    ],
+)
+def test_bad_metric_value_or_step_rejected(
+    tether_home: Path, value: object, step: object, message: str
+) -> None:
+    with tether.start_run(capture_output=False) as run:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            run.log_metric("loss", value, step=step)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            run.log_metrics({"ok": 0.5, "loss": value}, step=step)  # type: ignore[arg-type]
+    assert get_store().get_run(run.id).metrics == {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import mimetypes
+import numbers
 import time
 import traceback
 from collections.abc import Mapping
@@ -100,6 +101,7 @@ class Run:
         """
         check_key(key, "metric")
         number = _as_float(key, value)
+        step = _as_step(key, step)
         moment = time.time() if timestamp is None else timestamp
         self._writer.add(self.id, self._point(key, number, step, moment))
 
@@ -107,11 +109,12 @@ class Run:
         self, metrics: Mapping[str, float], step: int | None = None
     ) -> None:
         """Buffer several metrics at the same step, or none when one is invalid."""
-        numbers = {
+        values = {
             check_key(key, "metric"): _as_float(key, v) for key, v in metrics.items()
         }
+        step = _as_step(next(iter(values), ""), step)
         moment = time.time()
-        points = [self._point(key, n, step, moment) for key, n in numbers.items()]
+        points = [self._point(key, n, step, moment) for key, n in values.items()]
         self._writer.add_points(self.id, points)
 
     def _point(
@@ -389,8 +392,34 @@ def _source_artifacts(
 def _as_float(key: str, value: Any) -> float:
     try:
         number = float(value)
+    except OverflowError:
+        raise ConfigError(
+            f"metric {key!r} is {str(value)[:40]}, too large for a 64-bit float; "
+            "log its logarithm or a scaled value",
+            setting=key,
+            value=str(value)[:100],
+        ) from None
     except (TypeError, ValueError):
         raise ConfigError(
             f"metric {key!r} must be a number, got {value!r}", setting=key, value=value
         ) from None
     return number if not math.isnan(number) else math.nan
+
+
+def _as_step(key: str, step: Any) -> int | None:
+    """Return ``step`` as an int, or None to number it after the previous step."""
+    if step is None:
+        return None
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise ConfigError(
+            f"step of metric {key!r} must be a whole number, got {step!r}; pass an int",
+            setting=key,
+            value=step,
+        )
+    if not -(2**63) <= int(step) < 2**63:
+        raise ConfigError(
+            f"step {step} of metric {key!r} is outside the 64-bit integer range",
+            setting=key,
+            value=step,
+        )
+    return int(step)
