@@ -211,7 +211,7 @@ def search_at_scale(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     """Time the first page of a filtered, ordered search over many runs.
 
     The runs are written straight to the store in batches of 2,000, with the
-    same params, metrics and tags as the runs_search workload; creating them
+    same params, metrics and tags as the runs_search workload. Creating them
     through the SDK would only repeat that workload. The search then runs in
     a new process, so its time includes opening the store but not building it.
     """

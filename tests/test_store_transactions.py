@@ -33,12 +33,12 @@ def test_pause_grows_and_stays_within_bounds() -> None:
     ceilings = [
         max(transactions.pause(attempt) for _ in range(200)) for attempt in range(10)
     ]
-    assert all(0 <= c <= transactions.LONGEST_PAUSE_SECONDS for c in ceilings)
+    assert all(0 <= c <= transactions.MAX_PAUSE_SECONDS for c in ceilings)
     assert ceilings[0] <= transactions.FIRST_PAUSE_SECONDS
     assert ceilings[-1] > transactions.FIRST_PAUSE_SECONDS * 16
 
 
-def test_locked_sqlite_write_retries_until_the_lock_is_free(
+def test_locked_sqlite_write_retries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "locked.db"

@@ -13,14 +13,15 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, Table, select
 
+from tether.store.transactions import take_sqlite_write_lock
+
 
 @contextmanager
 def locked_parent(engine: Engine, table: Table, row_id: str) -> Iterator[Connection]:
     """Yield a connection in a transaction that holds the lock on one parent row."""
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        take_sqlite_write_lock(conn)
+        if conn.dialect.name != "sqlite":
             conn.execute(
                 select(table.c.id).where(table.c.id == row_id).with_for_update()
             )

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 RETRY_SECONDS = 60.0
 FIRST_PAUSE_SECONDS = 0.005
-LONGEST_PAUSE_SECONDS = 1.0
+MAX_PAUSE_SECONDS = 1.0
 _SQLITE_TRANSIENT = ("database is locked", "database table is locked", "is busy")
 # serialization_failure, deadlock_detected, lock_not_available
 _POSTGRES_TRANSIENT = {"40001", "40P01", "55P03"}
@@ -45,8 +45,7 @@ def write(engine: Engine, work: Callable[[Connection], T]) -> T:
     while True:
         try:
             with engine.begin() as conn:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                take_sqlite_write_lock(conn)
                 return work(conn)
         except DBAPIError as exc:
             if not is_transient(exc):
@@ -62,9 +61,15 @@ def write(engine: Engine, work: Callable[[Connection], T]) -> T:
         attempt += 1
 
 
+def take_sqlite_write_lock(conn: Connection) -> None:
+    """Start the transaction of ``conn`` with the write lock, on SQLite only."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def pause(attempt: int) -> float:
     """Return a random pause before retry number ``attempt`` (0 for the first)."""
-    ceiling = min(LONGEST_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2**attempt)
+    ceiling = min(MAX_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2**attempt)
     return random.uniform(0.0, ceiling)
 
 

@@ -114,9 +114,9 @@ class MetricWriter:
                 self._pending.clear()
                 self._count = 0
             else:
-                taken = self._pending.pop(run_id, PendingWrites())
-                batches = {run_id: taken}
-                self._count -= len(taken)
+                run_writes = self._pending.pop(run_id, PendingWrites())
+                batches = {run_id: run_writes}
+                self._count -= len(run_writes)
         return batches
 
     def _requeue(self, run_id: str, older: PendingWrites) -> None:
