@@ -160,3 +160,35 @@ def test_query_with_source_format(
         ),
         "--source-format does not apply to --query",
     )
+
+
+def test_timeout_option_applies(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The kernel accepts the connection into the backlog and no one answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/penguins.csv"
+        assert_one_line_error(
+            *run(capsys, "penguins", url, "--timeout", "0.2"),
+            f"GET {url} timed out after 0.2 s",
+            "--timeout in tether data acquire",
+        )
+
+
+def test_timeout_rejected_for_query(
+    tether_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    code, _out, err = run(capsys, "x", url, "--query", "SELECT 1", "--timeout", "5")
+    assert code == 2
+    assert "--timeout applies to HTTP(S) sources" in err
+
+
+def test_timeout_rejected_for_local_file(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = run(capsys, "penguins", str(PENGUINS), "--timeout", "5")
+    assert code == 2
+    assert "timeout" in err

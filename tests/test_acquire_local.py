@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -14,7 +15,7 @@ import pytest
 import tether
 from tether.artifacts import digest_file, get_objects
 from tether.artifacts.objects import MANIFEST_MEDIA_TYPE, ObjectStore
-from tether.data.acquisition import acquire
+from tether.data.acquisition import acquire, registration
 from tether.data.acquisition.hash_cache import FileHashCache
 from tether.store import get_store
 
@@ -247,6 +248,38 @@ def test_file_set_reacquire_copies_nothing(tether_home: Path, tmp_path: Path) ->
     assert second.new is False
     assert second.version.id == first.version.id
     assert count_blobs(tether_home) == blobs
+
+
+def test_large_file_set_records_in_blob(tether_home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    count = registration.MAX_INLINE_FILE_RECORDS + 1
+    for index in range(count):
+        (folder / f"{index:04d}.txt").write_text(f"{index}\n")
+    version = acquire("many", folder).version
+    assert "files" not in version.source
+    assert version.source["file_count"] == count
+    listing = json.loads(get_objects().read_bytes(version.source["file_records"]))
+    records = listing["files"]
+    assert len(records) == count
+    assert records[0]["name"] == "0000.txt"
+    assert records[0]["path"] == str(folder / "0000.txt")
+    assert records[0]["digest"] == digest_file(folder / "0000.txt")
+    assert "modified" in records[0]
+
+
+def test_small_file_set_records_inline(tether_home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for index in range(3):
+        (folder / f"{index}.txt").write_text(f"{index}\n")
+    version = acquire("few", folder).version
+    assert [entry["name"] for entry in version.source["files"]] == [
+        "0.txt",
+        "1.txt",
+        "2.txt",
+    ]
+    assert "file_records" not in version.source
 
 
 def test_file_set_round_trip(tether_home: Path, tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def test_import_agreement_consensus(
     assert rows["cd1c3b042f60-5"]["label"] == "Adelie"
     assert rows["cd1c3b042f60-5"]["agreement"] == pytest.approx(2 / 3)
 
-    csv = tmp_path / "errors.csv"
+    csv = tmp_path / "new folder" / "errors.csv"
     errors = run_json(
         capsys,
         "annotate",
@@ -273,8 +273,8 @@ def test_export_writes_tasks_and_config(
     tether.data.register("penguins-sample", SAMPLE)
     run(capsys, "annotate", "create", "penguins-sample", "--choices", CHOICES)
     run(capsys, "annotate", "import", str(EXPORT))
-    path = tmp_path / "tasks.json"
-    config = tmp_path / "config.xml"
+    path = tmp_path / "exports" / "tasks.json"
+    config = tmp_path / "configs" / "config.xml"
     summary = run_json(
         capsys,
         "annotate",

@@ -91,6 +91,20 @@ def test_show_prints_every_fact(catalog: Path) -> None:
     assert "top Adelie ×152" in text
 
 
+def test_show_counts_file_list(catalog: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for index in range(3):
+        (folder / f"note {index}.txt").write_text(f"{index}\n")
+    tether.data.acquire("notes", folder)
+    text = invoke("data", "show", "notes").output
+    assert "files=[3 entries]" in text
+    assert "note 0.txt" not in text
+    shown = invoke_json("data", "show", "notes")
+    assert isinstance(shown, dict)
+    assert len(shown["source"]["files"]) == 3
+
+
 def test_show_json_has_profile_tags_and_run(catalog: Path) -> None:
     tether.data.tag("penguins@1", stage="prod")
     record_data = invoke_json("data", "show", "penguins")
@@ -200,6 +214,8 @@ def test_search_filters(catalog: Path) -> None:
     assert invoke_json("data", "search", "--created-after", "2999-01-01") == []
     text = invoke("data", "search", "--tag", "stage=prod").output
     assert "2 matching versions" in text
+    one = invoke("data", "search", "--tag", "owner=ana").output
+    assert one.splitlines()[0].strip() == "1 matching version"
 
 
 def hot_days(weather: pd.DataFrame, *more: pd.DataFrame) -> pd.DataFrame:

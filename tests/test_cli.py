@@ -250,3 +250,21 @@ def test_doctor_finds_corrupt_and_missing_blobs(registered: Path) -> None:
     assert result.returncode == 1
     assert f"corrupt blob {corrupt.object_digest}" in result.stdout
     assert f"missing blob {missing.object_digest}" in result.stdout
+
+
+def test_doctor_missing_store_creates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "typo"
+    result = run_cli("doctor", home=home)
+    assert_one_line_error(result, "no store at", str(home / "tether.db"))
+    assert not home.exists()
+
+
+def test_store_not_a_database_is_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_text("not a database\n")
+    result = run_cli(
+        "runs", "list", home=tmp_path, extra_env={"TETHER_STORE": str(garbage)}
+    )
+    assert_one_line_error(result, "file is not a database", "not a Tether store")
+    assert "sqlalche.me" not in result.stderr
+    assert garbage.read_text() == "not a database\n"

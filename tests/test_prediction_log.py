@@ -65,6 +65,12 @@ def wait_for_files(directory: Path, timeout: float = 5.0) -> list[Path]:
     return []
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_close_writes_all_requests(make_logger: MakeLogger, tmp_path: Path) -> None:
     prediction_logger = make_logger(flush_interval=60)
     frames = [request_frame(0, 2), request_frame(10, 3), request_frame(20, 1)]
@@ -124,6 +130,8 @@ def test_batch_size_triggers_write(make_logger: MakeLogger, tmp_path: Path) -> N
         prediction_logger.log(f"req-{number}", frame, outputs_for(frame), 1.0)
 
     files = wait_for_files(tmp_path / "log")
+    # The writer thread renames the file into place before it calls on_flush.
+    wait_until(lambda: bool(flushed))
 
     assert len(files) == 1
     assert flushed == [(files[0], 4)]

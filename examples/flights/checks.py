@@ -1,4 +1,7 @@
-"""Declared quality checks on the raw flights and weather tables."""
+"""Columns of the raw tables, and the quality suite of the weather table in Python.
+
+The flights suite is declared in YAML: see ``flights-quality.yaml``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from tether.data.quality import (
     Suite,
     allowed_values,
     columns_present,
-    dtype,
     in_range,
     not_null,
     row_count,
@@ -32,32 +34,6 @@ FLIGHT_COLUMNS = (
     "time_hour",
 )
 WEATHER_COLUMNS = ("origin", *WEATHER, "time_hour")
-
-FLIGHTS = Suite(
-    "flights-raw",
-    [
-        columns_present(*FLIGHT_COLUMNS),
-        row_count(min=1),
-        dtype("sched_dep_time", "integer"),
-        dtype("distance", "number"),
-        dtype("carrier", "string"),
-        allowed_values("origin", ORIGINS),
-        allowed_values("year", [2013]),
-        in_range("month", min=1, max=12),
-        in_range("hour", min=0, max=23),
-        in_range("distance", min=1, max=5000),
-        in_range("arr_delay", min=-120, max=1500, severity="warning"),
-        not_null("carrier"),
-        not_null("time_hour"),
-        not_null(
-            "dep_time",
-            max_share=0.05,
-            severity="warning",
-            description="cancelled flights have no departure time; they get no label "
-            "and are left out of training",
-        ),
-    ],
-)
 
 WEATHER = Suite(
     "weather-raw",

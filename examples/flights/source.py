@@ -43,16 +43,18 @@ def data_file(table: str) -> Path:
     return path
 
 
-def source_record(table: str, path: Path) -> dict[str, str]:
-    """Return the lineage source of a table: the package, version and file it came from.
+def source_tags(table: str, path: Path) -> dict[str, str]:
+    """Return tags that name the package, version and file a table came from.
 
-    A file the user passed instead is recorded by its path alone.
+    The acquired version's source already records the path, size and
+    modification time; these tags add where the file came from. A file the
+    user passed instead is tagged with its table name alone.
     """
     if path.resolve() != data_file(table).resolve():
         return {"table": table}
     return {
         "package": PACKAGE,
-        "version": package_version(),
-        "file": FILES[table],
+        "package_version": package_version(),
+        "package_file": FILES[table],
         "table": table,
     }

@@ -10,12 +10,14 @@ a write in progress has them, and an interrupted one leaves them behind.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select, text
 
 from tether.artifacts import ObjectStore
 from tether.artifacts.digest import digest_file
 from tether.artifacts.objects import MANIFEST_MEDIA_TYPE
+from tether.config import Settings
 from tether.store import SqlStore
 from tether.store import schema as t
 from tether.store.engine import HEAD_REVISION, current_revision
@@ -36,6 +38,19 @@ class Check:
     def ok(self) -> bool:
         """Whether the check found no problem."""
         return not self.problems
+
+
+def missing_store(settings: Settings) -> Path | None:
+    """Return the path of a SQLite store that does not exist, else None.
+
+    Opening a store creates it, so doctor checks first and does not leave an
+    empty store behind for a mistyped path.
+    """
+    prefix = "sqlite:///"
+    if not settings.store_url.startswith(prefix):
+        return None
+    path = Path(settings.store_url.removeprefix(prefix))
+    return None if path.exists() else path
 
 
 def run_checks(store: SqlStore, objects: ObjectStore) -> list[Check]:

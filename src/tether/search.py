@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from tether.errors import ConfigError
+from tether.errors import ConfigError, NotFoundError
 from tether.sdk import flush
 from tether.store import get_store
 from tether.store.records import RunRecord
@@ -80,6 +80,7 @@ def search_runs(
         FilterSyntaxError: ``filter`` or an order key does not parse.
         ConfigError: ``max_results`` is not a whole number of 1 or more, or
             ``output_format`` is neither "pandas" nor "list".
+        NotFoundError: a named experiment does not exist.
     """
     if (
         isinstance(max_results, bool)
@@ -99,8 +100,21 @@ def search_runs(
         )
     flush()
     names = [experiment] if isinstance(experiment, str) else experiment
+    _check_experiments(names)
     records = _collect(names, filter, order_by, max_results)
     return records if output_format == "list" else _frame(records)
+
+
+def _check_experiments(names: Sequence[str] | None) -> None:
+    store = get_store()
+    unknown = [name for name in names or () if not store.experiment_exists(name)]
+    if unknown:
+        raise NotFoundError(
+            f"experiment {', '.join(map(repr, unknown))} not found; check the name, "
+            "or pass experiment=None to search every experiment",
+            kind="experiment",
+            name=unknown[0],
+        )
 
 
 def _collect(

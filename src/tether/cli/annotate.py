@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from tether.cli.render import check_format, console, print_json, table
+from tether.output_files import write_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,7 +131,7 @@ def export_command(
     names = {"from_name": from_name, "to_name": to_name, "data_key": data_key}
     count = export_label_studio(task_set, path, labels=labels, **names)
     if config is not None:
-        config.write_text(labeling_config(_choices_for_config(task_set), **names))
+        write_text(config, labeling_config(_choices_for_config(task_set), **names))
     if output == "json":
         print_json(
             {
@@ -341,7 +342,7 @@ def consensus_command(
     else:
         rows = consensus(record, choices=task_set.choices)
     if path is not None:
-        rows.to_csv(path, index=False)
+        write_text(path, rows.to_csv(index=False))
     if output == "json":
         print_json({"annotation_set": record.uri, "rows": _records(rows)})
         return

@@ -17,6 +17,7 @@ from tether.cli.render import (
     console,
     format_number,
     format_value,
+    plural,
     print_json,
     table,
 )
@@ -119,14 +120,15 @@ def show_version(
     if output == "json":
         print_json(asdict(record) | {"uri": record.uri, "run": run})
         return
-    rows = "-" if record.rows is None else str(record.rows)
-    console.print(f"[bold]{escape(record.uri)}[/]  {rows} rows  {record.size} bytes")
+    rows = "" if record.rows is None else f"  {plural(record.rows, 'row')}"
+    size = plural(record.size, "byte")
+    console.print(f"[bold]{escape(record.uri)}[/]{rows}  {size}")
     facts = [
         ("digest", record.digest),
         ("media type", record.media_type),
         ("created", f"{_created(record)} UTC"),
         ("run", _run_text(record.run_id, run)),
-        ("source", _pairs_text(record.source)),
+        ("source", _source_text(record.source)),
         ("tags", _tags_text(record.tags) or "-"),
     ]
     for label, value in facts:
@@ -242,7 +244,7 @@ def search_versions(
         (v.uri, v.rows, v.digest[:16], _tags_text(v.tags), _created(v)) for v in found
     ]
     table(
-        f"{len(found)} matching versions",
+        plural(len(found), "matching version"),
         ["version", "rows", "digest", "tags", "created (UTC)"],
         rows,
     )
@@ -266,8 +268,17 @@ def _tags_text(tags: dict[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
 
 
-def _pairs_text(values: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in sorted(values.items())) or "-"
+def _source_text(source: dict[str, Any]) -> str:
+    """Return the source as ``key=value`` pairs, with lists shown by their length.
+
+    A file set's source lists every file; ``--format json`` prints the list.
+    """
+    pairs = []
+    for key, value in sorted(source.items()):
+        if isinstance(value, list):
+            value = f"[{plural(len(value), 'entry', 'entries')}]"
+        pairs.append(f"{key}={value}")
+    return ", ".join(pairs) or "-"
 
 
 def _run_summary(run_id: str | None) -> dict[str, Any] | None:

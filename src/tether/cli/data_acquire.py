@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from tether.cli.data import app
-from tether.cli.render import check_format, console, print_json
+from tether.cli.render import check_format, console, plural, print_json
 
 if TYPE_CHECKING:
     from tether.data.acquisition import Acquired
@@ -35,6 +35,13 @@ def acquire_command(
         help="How to read SOURCE: csv, parquet, json, jsonl (a table) or files "
         "(a file set). Default: from the file suffixes.",
     ),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=0.001,
+        help="Seconds to wait for an HTTP(S) server to connect and for each read "
+        "(default 60). Only for http:// and https:// sources.",
+    ),
     output: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Read SOURCE and register it as a version of NAME, unless it is unchanged."""
@@ -45,6 +52,8 @@ def acquire_command(
         raise typer.BadParameter(
             "--source-format does not apply to --query, whose result is a table"
         )
+    if query is not None and timeout is not None:
+        raise typer.BadParameter("--timeout applies to HTTP(S) sources, not to --query")
     if query is not None:
         from tether.data.acquisition import acquire_sql
 
@@ -52,7 +61,7 @@ def acquire_command(
     else:
         from tether.data.acquisition import acquire
 
-        acquired = acquire(name, source, format=source_format)
+        acquired = acquire(name, source, format=source_format, timeout=timeout)
     summary = summarize(acquired)
     if output == "json":
         print_json(summary)
@@ -69,7 +78,7 @@ def summarize(acquired: Acquired) -> dict[str, Any]:
         "version": version.version,
         "new": acquired.new,
         "rows": version.rows,
-        "files": len(version.source.get("files", [])) or None,
+        "files": _file_count(version.source),
         "size": version.size,
         "digest": version.digest,
         "media_type": version.media_type,
@@ -77,19 +86,20 @@ def summarize(acquired: Acquired) -> dict[str, Any]:
     }
 
 
+def _file_count(source: dict[str, Any]) -> int | None:
+    """Return how many files a source read; large file sets record only the count."""
+    return source.get("file_count") or len(source.get("files", [])) or None
+
+
 def _text(summary: dict[str, Any]) -> str:
     state = "new" if summary["new"] else "unchanged"
     counts = []
     if summary["rows"] is not None:
-        counts.append(_plural(summary["rows"], "row"))
+        counts.append(plural(summary["rows"], "row"))
     if summary["files"] is not None:
-        counts.append(_plural(summary["files"], "file"))
+        counts.append(plural(summary["files"], "file"))
     counts.append(f"{summary['size']} bytes")
     return (
         f"[bold]{escape(summary['uri'])}[/]  {state}  {'  '.join(counts)}  "
         f"digest {summary['digest']}"
     )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

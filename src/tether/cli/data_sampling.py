@@ -166,7 +166,8 @@ def summarize_split(result: RegisteredSplit) -> dict[str, Any]:
 def sample_command(
     source: str = typer.Argument(
         ...,
-        help="A CSV, zipped CSV, JSON Lines or Parquet file, or datasets:/NAME@VERSION.",
+        help="A CSV, zipped CSV, JSON Lines or Parquet file, a dataset name, "
+        "or datasets:/NAME@VERSION.",
     ),
     k: int = typer.Option(..., "--k", help="Number of rows to draw."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),

@@ -16,10 +16,21 @@ if TYPE_CHECKING:
 def doctor_command() -> None:
     """Check database integrity, the schema revision and every blob's digest."""
     from tether.artifacts import get_objects
-    from tether.doctor import run_checks
+    from tether.config import resolve
+    from tether.doctor import missing_store, run_checks
+    from tether.errors import NotFoundError
     from tether.store import get_store
 
-    checks = run_checks(get_store(), get_objects())
+    settings = resolve()
+    path = missing_store(settings)
+    if path is not None:
+        raise NotFoundError(
+            f"no store at {path}: there is nothing to check; set TETHER_HOME or "
+            "TETHER_STORE to the store you want to check",
+            kind="store",
+            name=str(path),
+        )
+    checks = run_checks(get_store(settings), get_objects())
     rows = [(c.name, _result(c), c.detail) for c in checks]
     table("tether doctor", ["check", "result", "detail"], rows)
     problems = [problem for check in checks for problem in check.problems]

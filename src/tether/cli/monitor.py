@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from tether.cli.render import console, table
+from tether.output_files import write_text
 
 app = typer.Typer(
     help="Compare data for drift and write reports.", no_args_is_help=True
@@ -62,5 +63,5 @@ def drift_command(
     if html:
         console.print(f"HTML report: {report.to_html(html)}")
     if json_path:
-        json_path.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        write_text(json_path, json.dumps(report.to_dict(), indent=2, allow_nan=False))
         console.print(f"JSON: {json_path}")

@@ -57,6 +57,13 @@ def format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """Return ``"1 file"`` or ``"3 files"``: the count and the noun that fits it."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {plural_noun or noun + 's'}"
+
+
 def print_json(data: Any) -> None:
     """Print data as indented JSON on stdout, without Rich markup."""
     typer.echo(

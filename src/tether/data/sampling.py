@@ -311,7 +311,9 @@ def sample_source(
     """Sample a file or a registered version and register the sample as a version.
 
     Args:
-        source: A data file path, a ``datasets:/NAME@VERSION`` URI or a record.
+        source: A data file path, a ``datasets:/NAME@VERSION`` URI, a
+            dataset name for its latest version (when no such file exists),
+            or a record.
         k: Number of rows to draw.
         seed: Seed of the sample.
         name: Dataset name of the sample; defaults to ``{source name}-sample``.
@@ -328,6 +330,8 @@ def sample_source(
     parents: list[DatasetVersionRecord] = []
     if isinstance(source, str) and source.startswith("datasets:/"):
         source = resolve(source)
+    elif isinstance(source, str) and _may_be_name(source):
+        source = _registered(source)
     if isinstance(source, DatasetVersionRecord):
         from tether.artifacts import get_objects
 
@@ -349,3 +353,23 @@ def sample_source(
         parents=parents,
     )
     return version, record
+
+
+def _may_be_name(source: str) -> bool:
+    """Whether a source is read as a dataset name: no file and no folder in it."""
+    return "/" not in source and "\\" not in source and not Path(source).exists()
+
+
+def _registered(name: str) -> DatasetVersionRecord:
+    """Return the latest version of dataset ``name``, for a source that is no file."""
+    from tether.data.versions import resolve
+    from tether.errors import InvalidURIError, NotFoundError
+
+    try:
+        return resolve(name)
+    except (NotFoundError, InvalidURIError):
+        raise DataError(
+            f"{name} is neither a file nor a registered dataset; pass a data file "
+            "path, a dataset name or datasets:/NAME@VERSION",
+            source=name,
+        ) from None

@@ -41,6 +41,7 @@ from tether.monitoring.drift_detection import (
     validate_drift_options,
 )
 from tether.monitoring.performance import classification_metrics
+from tether.output_files import write_text
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class MonitoringReport:
         """Write the report as one self-contained HTML file and return its path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_html(self), encoding="utf-8")
+        write_text(target, render_html(self))
         logger.info("wrote monitoring report %s", target)
         return target
 
@@ -182,7 +183,7 @@ class MonitoringReport:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(json_safe(payload), allow_nan=False, indent=2)
-        target.write_text(text, encoding="utf-8")
+        write_text(target, text)
         return target
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DatabaseError as DBAPIDatabaseError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from tether.errors import StoreError
@@ -41,18 +42,22 @@ def open_engine(url: str) -> Engine:
         migrate(engine)
     except BaseException as exc:
         engine.dispose()
-        if not isinstance(exc, OperationalError):
+        if not isinstance(exc, DBAPIDatabaseError):
             raise
         reason = " ".join(str(exc.orig).split())
-        hint = (
-            "check that the path is writable"
-            if url.startswith("sqlite")
-            else "check that the database server is running and the URL is right"
-        )
+        hint = _open_hint(url, exc)
         raise StoreError(
             f"cannot open the store at {_redact(url)}: {reason}; {hint}"
         ) from exc
     return engine
+
+
+def _open_hint(url: str, exc: DBAPIDatabaseError) -> str:
+    if not url.startswith("sqlite"):
+        return "check that the database server is running and the URL is right"
+    if isinstance(exc, OperationalError):
+        return "check that the path is writable"
+    return "the file is not a Tether store: point TETHER_STORE at a store or a new path"
 
 
 def migrate(engine: Engine) -> None:
@@ -110,9 +115,10 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return _revision_of(connection)
     except SQLAlchemyError as exc:
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, DBAPIDatabaseError):
             raise
-        raise StoreError(f"cannot read the store schema: {exc}") from exc
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise StoreError(f"cannot read the store schema: {reason}") from exc
 
 
 def _revision_of(connection: Connection) -> str | None:

@@ -36,7 +36,18 @@ def param_text(key: str, value: Any) -> str:
 
 
 def tag_text(key: str, value: Any) -> str:
-    """Return the stored text of a tag value."""
+    """Return the stored text of a tag value.
+
+    Raises:
+        ConfigError: the value is None, which would otherwise be stored as the
+            text ``"None"``, or its text contains NUL or an unpaired surrogate.
+    """
+    if value is None:
+        raise ConfigError(
+            f"tag {key!r} has the value None; pass a text value, or leave the tag out",
+            setting=key,
+            value=None,
+        )
     return without_nul("tag", key, str(value))
 
 

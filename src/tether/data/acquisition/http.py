@@ -218,7 +218,8 @@ def _download(
     except httpx.TimeoutException as exc:
         raise DataError(
             f"GET {masked_url} timed out after {timeout:g} s ({type(exc).__name__}); check "
-            "that the server is up, or pass a larger timeout",
+            "that the server is up, or pass a larger timeout (timeout= in "
+            "tether.data.acquire, --timeout in tether data acquire)",
             source=masked_url,
         ) from exc
     except httpx.ConnectError as exc:

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_INLINE_FILE_RECORDS = 1000
+"""Most file records a version's source holds inline; more go to a blob."""
+
 Verify = Callable[[], None]
 """Raise DataError when the source changed while it was read; called before storing."""
 
@@ -256,9 +259,23 @@ def _add(
 ) -> Acquired:
     listed = [{"name": f.name, **f.record, "digest": f.digest} for f in files]
     record, created = add_version(
-        name, content, source={**source, "files": listed}, run=run, role=role
+        name, content, source={**source, **_file_records(listed)}, run=run, role=role
     )
     return Acquired(record, created)
+
+
+def _file_records(listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the source fields that record each file read.
+
+    Up to ``MAX_INLINE_FILE_RECORDS`` records sit in the source itself. A
+    larger listing is stored as a JSON blob named by ``file_records``, so
+    that a version row of a 100,000-file folder stays small.
+    """
+    if len(listed) <= MAX_INLINE_FILE_RECORDS:
+        return {"files": listed}
+    payload = json.dumps({"files": listed}, sort_keys=True, default=str).encode()
+    blob = get_objects().put_bytes(payload, "application/json")
+    return {"file_count": len(listed), "file_records": blob.digest}
 
 
 def _table_content(

@@ -38,6 +38,7 @@ from tether.data.annotation.tasks import (
     load_tasks,
 )
 from tether.errors import ConfigError, DataError
+from tether.output_files import write_text
 from tether.store import get_store
 from tether.store.records import DatasetVersionRecord
 
@@ -138,8 +139,7 @@ def export_label_studio(
     tasks written.
     """
     exported = to_label_studio(tasks, **options)
-    target = Path(path)
-    target.write_text(json.dumps(exported, indent=2, ensure_ascii=False) + "\n")
+    target = write_text(path, json.dumps(exported, indent=2, ensure_ascii=False) + "\n")
     logger.info("wrote %d Label Studio tasks to %s", len(exported), target)
     return len(exported)
 

@@ -17,6 +17,7 @@ from tether.data.quality.base import Check
 from tether.data.quality.references import reference_cache
 from tether.data.quality.results import CheckResult
 from tether.errors import ConfigError, DataError, QualityCheckError, TetherError
+from tether.output_files import write_text
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class QualityReport:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), allow_nan=False, indent=2, ensure_ascii=False)
-        target.write_text(text + "\n", encoding="utf-8")
+        write_text(target, text + "\n")
         return target
 
     def to_html(self, path: str | Path) -> Path:
@@ -145,7 +146,7 @@ class QualityReport:
 
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_html(self), encoding="utf-8")
+        write_text(target, render_html(self))
         logger.info("wrote quality report %s", target)
         return target
 

@@ -43,6 +43,7 @@ from tether.data.quality.table_checks import (
     UniqueCheck,
 )
 from tether.errors import ConfigError
+from tether.output_files import write_text
 
 CHECK_TYPES: dict[str, type[Check]] = {
     cls.KIND: cls
@@ -142,7 +143,7 @@ def dump_suite(suite: Suite, path: str | Path | None = None) -> str:
     if path is not None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        write_text(target, text)
     return text
 
 

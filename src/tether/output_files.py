@@ -1,0 +1,43 @@
+"""Write files the user asked for: reports, exports and configs.
+
+The text goes to a temporary file beside the target, which then replaces the
+target in one rename, so an interrupted write never leaves half a file behind
+and never destroys the previous one. Missing parent folders are created.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tether.errors import ConfigError
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` and return the path.
+
+    Raises:
+        ConfigError: the folder cannot be created or the file cannot be written.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+            Path(temporary).replace(target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {target}: {exc.strerror or exc}; choose a path in a "
+            "folder you may write to",
+            setting="path",
+            value=str(target),
+        ) from exc
+    return target
