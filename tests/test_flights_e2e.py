@@ -25,6 +25,7 @@ from tether.artifacts.digest import digest_file
 from tether.errors import GateError, NotFoundError, QualityCheckError
 from tether.lineage.resolve import upstream_of
 from tether.pipelines import StepEvent
+from tether.store import get_store
 
 pytestmark = pytest.mark.slow
 
@@ -328,3 +329,39 @@ def test_flights_cli_builds_sample(
     assert completed.returncode == 0, completed.stderr
     assert "registered models:/flight-delay/1 as @champion" in completed.stdout
     assert tether.models.get_version("models:/flight-delay@champion").version == 1
+
+
+def test_flights_build_same_on_every_executor(
+    sample_files: tuple[Path, Path], project: tuple[Path, str]
+) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed")
+    flights_path, weather_path = sample_files
+    outputs = {}
+    for executor in ("inprocess", "processes", "ray"):
+        build.run(
+            str(flights_path),
+            str(weather_path),
+            executor=executor,
+            workers=2,
+            force=True,
+            **FAST_TRAINING,
+        )
+        outputs[executor] = _step_outputs(str(build.last_run_id))
+    assert set(outputs["inprocess"]) == {"acquire", "prepare", "split", "evaluate"}
+    assert outputs["processes"] == outputs["inprocess"]
+    assert outputs["ray"] == outputs["inprocess"]
+
+
+def _step_outputs(pipeline_run_id: str) -> dict[str, list[str]]:
+    """Return the output digests of each step that is a pure function of its inputs."""
+    store = get_store()
+    found = {}
+    for step in store.list_runs(parent_id=pipeline_run_id):
+        # register and promote return the model version number, which grows,
+        # and the quality reports record when they ran.
+        if step.name in ("register", "promote", "train", "check_quality"):
+            continue
+        found[step.name] = sorted(
+            a.digest for a in store.list_artifacts(step.id) if a.role == "output"
+        )
+    return found

@@ -6,10 +6,6 @@ cache key reads real source code, as it does in a user's project.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import textwrap
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,7 +14,8 @@ import pandas as pd
 import pytest
 
 import tether
-from tether.pipelines import CacheWarning, StepEvent
+from pipeline_helpers import ModuleWriter, Recorder
+from tether.pipelines import CacheWarning
 from tether.store import get_store
 
 NUMBERS = """
@@ -43,52 +40,6 @@ def total(values, factor):
 def numbers(n=3, factor=1):
     return total(make(n), factor)
 """
-
-
-ModuleWriter = Callable[[str, str], ModuleType]
-
-
-class Recorder:
-    """Collects the step events of pipeline calls, except "started" events."""
-
-    def __init__(self) -> None:
-        self.events: list[StepEvent] = []
-
-    def __call__(self, event: StepEvent) -> None:
-        if event.status != "started":
-            self.events.append(event)
-
-    def statuses(self) -> dict[str, str]:
-        """Return the last status of each step."""
-        return {event.step: event.status for event in self.events}
-
-    def take(self) -> list[StepEvent]:
-        """Return the events so far and start a new list."""
-        events, self.events = self.events, []
-        return events
-
-
-@pytest.fixture
-def write_module(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModuleWriter]:
-    """Return a function that writes source into a module file and imports it."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    # Without cached bytecode, a reload always reads the rewritten file.
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    names: list[str] = []
-
-    def write(name: str, source: str) -> ModuleType:
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
-        importlib.invalidate_caches()
-        if name in sys.modules:
-            return importlib.reload(sys.modules[name])
-        names.append(name)
-        return importlib.import_module(name)
-
-    yield write
-    for name in names:
-        sys.modules.pop(name, None)
 
 
 @pytest.fixture
@@ -306,7 +257,7 @@ import pandas as pd
 import tether
 
 
-@tether.step
+@tether.step(outputs=2)
 def split_rows(rows):
     frame = pd.DataFrame(
         {
@@ -461,17 +412,20 @@ def produce(n):
     return list(range(n))
 
 
-@tether.pipeline
-def origins(n=2):
-    values = produce(n)
+@tether.step
+def inspect_origin(values):
     origin = origin_of(values)
-    unknown = origin_of([0, 1])
     return {
         "run_id": origin.run_id,
         "kind": origin.kind,
         "digest": origin.digest,
-        "unknown": unknown,
+        "unknown": origin_of([0, 1]),
     }
+
+
+@tether.pipeline
+def origins(n=2):
+    return inspect_origin(produce(n))
 """
 
 
@@ -481,7 +435,7 @@ def test_origin_names_producing_run(
     module = write_module("origins_pipeline", ORIGINS)
     recorder = Recorder()
     found = module.origins.run(reporter=recorder)
-    producer = recorder.events[0].run_id
+    producer = recorder.by_step("produce").run_id
     outputs = {a.path: a for a in get_store().list_artifacts(str(producer))}
     assert found["run_id"] == producer
     assert found["kind"] == "json"
@@ -492,11 +446,11 @@ def test_origin_names_producing_run(
 def test_origin_of_cached_value(tether_home: Path, write_module: ModuleWriter) -> None:
     module = write_module("origins_pipeline", ORIGINS)
     recorder = Recorder()
-    module.origins.run(reporter=recorder)
+    first = module.origins.run(reporter=recorder)
     recorder.take()
-    found = module.origins.run(reporter=recorder)
-    assert recorder.events[0].status == "cached"
-    assert found["run_id"] == recorder.events[0].run_id
+    second = module.origins.run(reporter=recorder)
+    assert recorder.statuses() == {"produce": "cached", "inspect_origin": "cached"}
+    assert second == first
 
 
 SCALARS = """
@@ -526,7 +480,7 @@ def test_none_output_not_an_input(
     module = write_module("scalars_pipeline", SCALARS)
     recorder = Recorder()
     assert module.scalars.run(reporter=recorder) == 3
-    fit_run = str(recorder.events[1].run_id)
+    fit_run = str(recorder.by_step("fit").run_id)
     params = get_store().get_run(fit_run).params
     assert params == {"values": "[1, 2]", "class_weight": "null"}
     assert get_store().edges_into("run", fit_run) == []

@@ -27,6 +27,7 @@ from flights.operate import MODEL_URI, operate
 from tether.cli.main import main as tether_cli
 from tether.errors import DataError, TetherError
 from tether.pipelines import StepEvent
+from tether.pipelines.progress import LiveView
 from tether.tracking.signals import Terminated
 
 console = Console()
@@ -80,6 +81,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder for the HTML and JSON reports",
     )
     add("--force", action="store_true", help="run every step even when cached")
+    add(
+        "--executor",
+        choices=("inprocess", "processes", "ray"),
+        default="inprocess",
+        help="where the build steps run: threads of this process, local worker "
+        "processes, or a Ray cluster (TETHER_RAY_ADDRESS, else a local one)",
+    )
+    add(
+        "--workers",
+        type=_at_least(1),
+        default=None,
+        help="threads or processes for independent build steps (default: CPU count)",
+    )
     add("--skip-serving", action="store_true", help="stop after registering the model")
     return parser.parse_args(argv)
 
@@ -173,7 +187,21 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
     check_input("flights", flights_path)
     check_input("weather", weather_path)
     check_report_dir(args.report_dir)
-    result = build.run(
+    with LiveView(
+        console, title=f"flights-build on the {args.executor} executor"
+    ) as view:
+        result = _build(args, flights_path, weather_path, view)
+    console.print(
+        f"  registered [bold]{result['uri']}[/] as @{ALIAS}  "
+        f"[dim](pipeline run {build.last_run_id})[/]"
+    )
+    return result
+
+
+def _build(
+    args: argparse.Namespace, flights_path: str, weather_path: str, view: LiveView
+) -> dict[str, object]:
+    return build.run(
         flights_path,
         weather_path,
         learning_rate=args.learning_rate,
@@ -181,14 +209,11 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
         max_leaf_nodes=args.max_leaf_nodes,
         min_auc=args.min_auc,
         min_margin=args.min_margin,
-        reporter=StepReporter(),
+        reporter=view,
         force=args.force,
+        executor=args.executor,
+        workers=args.workers,
     )
-    console.print(
-        f"  registered [bold]{result['uri']}[/] as @{ALIAS}  "
-        f"[dim](pipeline run {build.last_run_id})[/]"
-    )
-    return result
 
 
 def run_operate(args: argparse.Namespace, model_uri: str) -> dict[str, object]:
@@ -207,6 +232,9 @@ def run_operate(args: argparse.Namespace, model_uri: str) -> dict[str, object]:
             model_uri,
             report_dir=args.report_dir,
             reporter=StepReporter(spinner=False),
+            # The progress callback updates this process's bar, so these steps
+            # stay in this process whatever executor the build used.
+            executor="inprocess",
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
 

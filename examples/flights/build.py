@@ -225,8 +225,9 @@ def build(
 ) -> dict[str, Any]:
     """Take the raw tables to a registered, tested ``flight-delay`` model."""
     flights, weather, raw_versions = acquire(flights_path, weather_path)
-    check_quality(flights, weather)
-    prepared = prepare(flights, weather, raw_versions)
+    checked = check_quality(flights, weather)
+    # Nothing is prepared or registered from data that failed its checks.
+    prepared = prepare.after(checked)(flights, weather, raw_versions)
     train_part, test_part = split(prepared, train_end, test_end)
     model = train(train_part, learning_rate, max_iter, max_leaf_nodes, seed)
     evaluation = evaluate(model, train_part, test_part, min_auc, min_margin)

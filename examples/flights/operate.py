@@ -175,8 +175,12 @@ def _send_batches(
 
 
 @tether.step(cache=False)
-def monitor(model_uri: str, since: str, report_dir: str) -> dict[str, Any]:
-    """Compare each month of logged traffic with the training data; join true delays."""
+def monitor(model_uri: str, traffic: dict[str, Any], report_dir: str) -> dict[str, Any]:
+    """Compare each month of logged traffic with the training data; join true delays.
+
+    Only predictions logged since ``traffic["started_at"]`` are read.
+    """
+    since = traffic["started_at"]
     version = tether.models.get_version(model_uri)
     test_metrics = {k.removeprefix("test."): v for k, v in version.metrics.items()}
     report = monitor_predictions(
@@ -242,4 +246,4 @@ def operate(
 ) -> dict[str, Any]:
     """Serve the champion, replay July to December through it, and monitor it."""
     traffic = serve_traffic(model_uri, start, end, batch_size, report_dir, progress)
-    return monitor(model_uri, traffic["started_at"], report_dir)
+    return monitor(model_uri, traffic, report_dir)

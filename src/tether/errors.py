@@ -17,7 +17,12 @@ The CLI turns any ``TetherError`` into a one-line message and exit code 2.
     ├── SchemaError (ValueError)           input violates a model signature
     ├── StoreError (RuntimeError)          the store cannot be opened or written
     ├── UntrustedModelError (PermissionError)  loading would run untrusted code
-    └── ServingError (RuntimeError)        the server cannot start or serve
+    ├── ServingError (RuntimeError)        the server cannot start or serve
+    └── PipelineError (RuntimeError)       a pipeline cannot be built or run
+        └── StepFailedError                a step raised in another process
+
+Every error pickles with its fields, so a step that fails in a worker
+process or on a Ray node raises the same error in the driver.
 """
 
 from __future__ import annotations
@@ -36,6 +41,19 @@ class TetherError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default pickling calls cls(*args), which fails for keyword-only fields.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[TetherError], message: str, state: dict[str, Any]
+) -> TetherError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(TetherError, ValueError):
@@ -120,3 +138,23 @@ class UntrustedModelError(TetherError, PermissionError):
 
 class ServingError(TetherError, RuntimeError):
     """The scoring server cannot start or serve."""
+
+
+class PipelineError(TetherError, RuntimeError):
+    """A pipeline cannot be built or run: a bad graph, executor or step output."""
+
+    def __init__(self, message: str, *, step: str | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class StepFailedError(PipelineError):
+    """A step raised an error that could not be sent back from its worker.
+
+    The message contains the error's type and text; the step run stores the
+    traceback as ``logs/traceback.txt``.
+    """
+
+    def __init__(self, message: str, *, step: str, error_type: str) -> None:
+        super().__init__(message, step=step)
+        self.error_type = error_type

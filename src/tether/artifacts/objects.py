@@ -110,7 +110,7 @@ class ObjectStore:
         """
         entries: list[dict[str, Any]] = []
         with self._writer() as writer:
-            for relative, file in _list_files(Path(source)):
+            for relative, file in list_folder_files(Path(source)):
                 digest, size = writer.add_file(file)
                 entries.append({"path": relative, "digest": digest, "size": size})
             writer.commit()
@@ -164,7 +164,7 @@ class ObjectStore:
         return BlobWriter(self.root, self._shards)
 
 
-def _list_files(source: Path) -> list[tuple[str, str]]:
+def list_folder_files(source: Path) -> list[tuple[str, str]]:
     """Return ``(relative POSIX path, path)`` of every file under ``source``, in order.
 
     A symbolic link to a file is listed, and a link to a folder is not followed,

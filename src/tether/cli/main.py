@@ -18,6 +18,7 @@ from tether.cli import (
     lineage,
     models,
     monitor,
+    pipeline,
     runs,
     serve,
 )
@@ -39,6 +40,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(annotate.app, name="annotate")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(pipeline.app, name="pipeline")
 app.command("serve")(serve.serve_command)
 app.command("lineage")(lineage.lineage_command)
 app.command("doctor")(doctor.doctor_command)

@@ -26,12 +26,14 @@ _LIBRARY_ROOTS = tuple(
 )
 
 
-def code_digest(function: Callable[..., Any]) -> str:
-    """Return a digest of ``function``'s source and of the project code it calls."""
+def code_digests(function: Callable[..., Any]) -> dict[str, str]:
+    """Return the digest of the source of ``function`` and of each project function it calls.
+
+    Keys are ``module.qualname``, so a change can be traced to one function.
+    """
     sources: dict[str, str] = {}
     _collect(function, sources)
-    joined = "\n".join(f"# {name}\n{sources[name]}" for name in sorted(sources))
-    return digest_bytes(joined.encode())
+    return {name: digest_bytes(sources[name].encode()) for name in sorted(sources)}
 
 
 def _collect(function: Any, sources: dict[str, str]) -> None:

@@ -1,4 +1,10 @@
-"""``@tether.pipeline``: a function whose steps run as child runs of one run."""
+"""``@tether.pipeline``: a function whose step calls form a graph that runs as one run.
+
+Calling a pipeline first calls its function to build the step graph (no step
+runs yet), then runs the graph on the chosen executor. The pipeline run
+stores ``pipeline.json``: the function, the arguments, the executor and the
+graph, which ``tether pipeline explain`` and ``resume`` read.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,31 @@ from collections.abc import Callable
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from tether.artifacts.materializers import is_json
+from tether.config import resolve
+from tether.errors import PipelineError
 from tether.pipelines import context as ctx
-from tether.tracking.run import FAILED, FINISHED, KILLED, start_run
+from tether.pipelines.cache import CachedOutputs
+from tether.pipelines.executors import Executor, make_executor
+from tether.pipelines.graph import StepGraph
+from tether.pipelines.history import PIPELINE_FILE
+from tether.pipelines.scheduler import PipelineState, resolve_returned, run_graph
+from tether.tracking.run import FAILED, FINISHED, KILLED, Run, start_run
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+RUN_OPTIONS = frozenset(
+    {
+        "reporter",
+        "force",
+        "executor",
+        "workers",
+        "address",
+        "resume",
+        "parent_run_id",
+        "run_id",
+    }
+)
 
 
 class Pipeline(Generic[P, R]):
@@ -24,7 +50,7 @@ class Pipeline(Generic[P, R]):
         ... def flights(max_depth: int = 6) -> None:
         ...     frame = prepare(acquire())
         ...     train(frame, max_depth=max_depth)
-        >>> flights(max_depth=8)
+        >>> flights.run(max_depth=8, executor="processes")
     """
 
     def __init__(
@@ -39,64 +65,148 @@ class Pipeline(Generic[P, R]):
         self.experiment = experiment or self.name
         functools.update_wrapper(self, function)
         self.last_run_id: str | None = None
+        reserved = RUN_OPTIONS & set(inspect.signature(function).parameters)
+        if reserved:
+            raise PipelineError(
+                f"pipeline {self.name!r} has parameter(s) {', '.join(sorted(reserved))}, "
+                "which Pipeline.run uses for its options; rename them"
+            )
+
+    @property
+    def reference(self) -> str:
+        """Return ``module:qualname``, which imports the pipeline elsewhere."""
+        return f"{self.function.__module__}:{self.function.__qualname__}"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._execute(args, kwargs, reporter=None, force=False)
+        return self.run(*args, **kwargs)  # type: ignore[arg-type]
 
     def run(
         self,
         *args: Any,
         reporter: ctx.Reporter | None = None,
         force: bool = False,
+        executor: str | Executor | None = None,
+        workers: int | None = None,
+        address: str | None = None,
+        resume: str | None = None,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
         **kwargs: Any,
     ) -> R:
-        """Run the pipeline as a run of kind "pipeline".
+        """Run the pipeline as a run of kind "pipeline" and return its value.
 
         Args:
-            reporter: called with a :class:`StepEvent` as each step starts and ends.
-            force: run every step even when a cached result exists.
+            reporter: Called with a :class:`StepEvent` as each step starts and ends.
+            force: Run every step even when a cached result exists.
+            executor: ``"inprocess"`` (default), ``"processes"``, ``"ray"``, or
+                an executor; ``TETHER_EXECUTOR`` sets the default.
+            workers: Threads or processes of the local executors.
+            address: Ray cluster address; by default a new local cluster.
+            resume: The id of an earlier run of this pipeline whose finished
+                steps are reused when their key is unchanged (see
+                ``tether pipeline resume``).
+            parent_run_id: Make the pipeline run a child of this run (a sweep's).
+            run_id: The id of the new pipeline run, chosen by the caller.
         """
-        return self._execute(args, kwargs, reporter=reporter, force=force)
-
-    def _execute(
-        self,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        *,
-        reporter: ctx.Reporter | None,
-        force: bool,
-    ) -> R:
-        if ctx.current() is not None:
-            raise RuntimeError(
-                f"pipeline {self.name!r} cannot run inside another pipeline"
+        if ctx.current_build() is not None:
+            raise PipelineError(
+                f"pipeline {self.name!r} cannot be called while another pipeline "
+                "is being built; call its steps directly instead"
             )
-        bound = inspect.signature(self.function).bind(*args, **kwargs)
+        try:
+            bound = inspect.signature(self.function).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineError(
+                f"pipeline {self.name!r} was called with invalid arguments: {exc}"
+            ) from None
         bound.apply_defaults()
+        reuse = _finished_steps(resume) if resume else {}
+        runner = make_executor(executor, workers=workers, address=address)
         run = start_run(
-            experiment=self.experiment, name=self.name, kind="pipeline", nested=False
+            experiment=self.experiment,
+            name=self.name,
+            kind="pipeline",
+            nested=False,
+            parent_id=parent_run_id,
+            run_id=run_id,
         )
         self.last_run_id = run.id
-        params = {
-            k: v if isinstance(v, str) else json.dumps(v)
-            for k, v in bound.arguments.items()
-            if is_json(v)
-        }
-        run.log_params(params)
-        ctx.set_current(
-            ctx.PipelineContext(run.id, reporter or ctx.log_reporter, force=force)
-        )
         try:
-            result = self.function(*bound.args, **bound.kwargs)
+            try:
+                value = self._execute(run, bound, runner, reporter, force, reuse)
+            finally:
+                # An executor passed in belongs to the caller, who may share it.
+                if runner is not executor:
+                    runner.close()
         except KeyboardInterrupt as exc:
             run.end(KILLED, error=str(exc) or "interrupted")
             raise
         except BaseException as exc:
             run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
             raise
-        finally:
-            ctx.set_current(None)
         run.end(FINISHED)
-        return result
+        return value  # type: ignore[no-any-return]
+
+    def _execute(
+        self,
+        run: Run,
+        bound: inspect.BoundArguments,
+        executor: Executor,
+        reporter: ctx.Reporter | None,
+        force: bool,
+        reuse: dict[str, CachedOutputs],
+    ) -> Any:
+        run.log_params(
+            {
+                k: v if isinstance(v, str) else json.dumps(v)
+                for k, v in bound.arguments.items()
+                if is_json(v)
+            }
+        )
+        graph = StepGraph()
+        ctx.set_build(ctx.BuildContext(graph))
+        try:
+            returned = self.function(*bound.args, **bound.kwargs)
+        finally:
+            ctx.set_build(None)
+        graph.order()
+        run.log_dict(self._record(bound, executor, graph, force), PIPELINE_FILE)
+        settings = resolve()
+        state = PipelineState(
+            run_id=run.id,
+            experiment=run.experiment,
+            source={k: v for k, v in run.source.items() if k != "process"},
+            reporter=reporter or ctx.log_reporter,
+            force=force,
+            settings={
+                "store": settings.store_url,
+                "artifacts": settings.artifacts_url,
+                "home": str(settings.home),
+            },
+            reuse=reuse,
+        )
+        done = run_graph(graph, executor, state)
+        return resolve_returned(returned, done)
+
+    def _record(
+        self,
+        bound: inspect.BoundArguments,
+        executor: Executor,
+        graph: StepGraph,
+        force: bool,
+    ) -> dict[str, Any]:
+        arguments = dict(bound.arguments)
+        return {
+            "pipeline": self.name,
+            "reference": self.reference,
+            "arguments": {k: v for k, v in arguments.items() if is_json(v)},
+            "unrecorded_arguments": sorted(
+                k for k, v in arguments.items() if not is_json(v)
+            ),
+            "executor": executor.name,
+            "force": force,
+            "steps": graph.describe(),
+        }
 
 
 def pipeline(
@@ -105,9 +215,15 @@ def pipeline(
     name: str | None = None,
     experiment: str | None = None,
 ) -> Any:
-    """Make ``function`` a pipeline whose ``@tether.step`` calls are child runs."""
+    """Make ``function`` a pipeline whose ``@tether.step`` calls form its graph."""
 
     def decorate(fn: Callable[P, R]) -> Pipeline[P, R]:
         return Pipeline(fn, name=name, experiment=experiment)
 
     return decorate(function) if function is not None else decorate
+
+
+def _finished_steps(run_id: str) -> dict[str, CachedOutputs]:
+    from tether.pipelines.history import finished_steps
+
+    return finished_steps(run_id)

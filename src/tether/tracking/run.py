@@ -312,6 +312,8 @@ def start_run(
     source: Mapping[str, Any] | None = None,
     cache_key: str | None = None,
     system_metrics: float | None = None,
+    parent_id: str | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """Start a run and make it the active run.
 
@@ -325,13 +327,17 @@ def start_run(
         cache_key: the pipeline cache key of a step run.
         system_metrics: sample CPU and memory of this process every this
             many seconds as ``system/*`` metrics; None samples nothing.
+        parent_id: the parent run's id, for a child started in another thread
+            or process than its parent; pass ``experiment`` and ``source`` too.
+        run_id: the new run's id, when the caller chose it in advance.
     """
     from tether.tracking.source import capture_source
 
     store, objects = get_store(), get_objects()
     install_sigterm_handler()
     _check_dead_runs_once(store)
-    parent = active.current() if nested else None
+    parent = active.current() if nested and parent_id is None else None
+    parent_id = parent.id if parent else parent_id
     experiment = experiment or (parent.experiment if parent else DEFAULT_EXPERIMENT)
     if source is None:
         source = parent.source if parent else capture_source(objects)
@@ -342,17 +348,17 @@ def start_run(
         experiment=experiment,
         name=run_name,
         kind=kind,
-        parent_id=parent.id if parent else None,
+        parent_id=parent_id,
         source=source,
         cache_key=cache_key,
-        run_id=(run_id := new_id()),
+        run_id=(run_id := run_id or new_id()),
         artifacts=_source_artifacts(run_id, source, objects),
     )
     run = Run(
         run_id,
         name=run_name,
         experiment=experiment,
-        parent_id=parent.id if parent else None,
+        parent_id=parent_id,
         store=store,
         objects=objects,
         source=source,

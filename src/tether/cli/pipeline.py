@@ -1,0 +1,244 @@
+"""``tether pipeline``: run, explain, resume and sweep pipelines."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.markup import escape
+
+from tether.cli.render import check_format, console, print_json, table
+
+if TYPE_CHECKING:
+    from tether.pipelines.pipeline_run import Pipeline
+
+app = typer.Typer(
+    help="Run, explain, resume and sweep pipelines.", no_args_is_help=True
+)
+
+FORMATS = ["text", "json"]
+EXECUTOR_HELP = (
+    "Where steps run: inprocess (threads of this process), processes (local "
+    "worker processes) or ray. Default: TETHER_EXECUTOR, else inprocess."
+)
+
+
+@app.command("run")
+def run_command(
+    target: str = typer.Argument(
+        ..., help="The pipeline as MODULE:NAME, e.g. flights.build:build."
+    ),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        "-p",
+        help="An argument of the pipeline as NAME=VALUE; VALUE is read as JSON "
+        "when it parses, else as text. Repeatable.",
+    ),
+    executor: str | None = typer.Option(None, "--executor", "-e", help=EXECUTOR_HELP),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Threads or processes for independent steps."
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="Ray cluster address (auto, ray://HOST:10001). Default: "
+        "TETHER_RAY_ADDRESS, else a new local cluster.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Run every step, even if cached."
+    ),
+) -> None:
+    """Run a pipeline with a live view of its steps."""
+    from tether.pipelines.progress import LiveView
+
+    pipeline = load_pipeline(target)
+    arguments = parse_params(param)
+    with LiveView(
+        console, title=f"{pipeline.name} on {executor or 'the default'} executor"
+    ) as view:
+        value = pipeline.run(
+            reporter=view,
+            executor=executor,
+            workers=workers,
+            address=address,
+            force=force,
+            **arguments,
+        )
+    console.print(f"pipeline run [bold]{pipeline.last_run_id}[/] finished")
+    if value is not None:
+        console.print(escape(_short_repr(value)))
+
+
+@app.command("explain")
+def explain_command(
+    run: str = typer.Argument(
+        ..., help="A pipeline run id, or a pipeline name for its latest run."
+    ),
+    step: str | None = typer.Argument(None, help="One step, e.g. train or train#2."),
+    output: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Say for each step whether it ran or came from cache, and what changed."""
+    from tether.pipelines.explain import explain
+
+    check_format(output, FORMATS)
+    explanations = explain(run, step)
+    if output == "json":
+        print_json([e.to_dict() for e in explanations])
+        return
+    rows = [(e.step, e.outcome, "\n".join(e.reasons)) for e in explanations]
+    table(f"pipeline run {run}", ["step", "outcome", "why"], rows)
+
+
+@app.command("resume")
+def resume_command(
+    run: str = typer.Argument(..., help="The id of a failed or killed pipeline run."),
+    executor: str | None = typer.Option(None, "--executor", "-e", help=EXECUTOR_HELP),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Threads or processes for independent steps."
+    ),
+) -> None:
+    """Run a pipeline again with the same arguments, reusing its finished steps.
+
+    A finished step is reused when its cache key is unchanged, and a step with
+    cache=False is reused as it is. The first failed step and all after it run.
+    """
+    from tether.pipelines.progress import LiveView
+    from tether.pipelines.resume import resume
+
+    with LiveView(console, title=f"resuming {run}") as view:
+        resume(run, reporter=view, executor=executor, workers=workers)
+
+
+@app.command("sweep")
+def sweep_command(
+    target: str = typer.Argument(
+        ..., help="The pipeline as MODULE:NAME, e.g. flights.build:build."
+    ),
+    metric: str = typer.Option(
+        ..., "--metric", help="The metric that ranks trials, e.g. test.roc_auc."
+    ),
+    mode: str = typer.Option("max", "--mode", help="max or min: which end is best."),
+    grid: list[str] = typer.Option(
+        [],
+        "--grid",
+        help="A grid parameter as NAME=V1,V2,...; every combination is a trial. "
+        "Repeatable.",
+    ),
+    random_space: list[str] = typer.Option(
+        [],
+        "--random",
+        help="A random parameter as NAME=uniform:LOW:HIGH, loguniform:LOW:HIGH, "
+        "int:LOW:HIGH or choice:A,B,C. Repeatable; needs --trials.",
+    ),
+    trials: int | None = typer.Option(
+        None, "--trials", min=1, help="Number of random draws."
+    ),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="A fixed argument as NAME=VALUE. Repeatable."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
+    parallel: int = typer.Option(
+        2, "--parallel", min=1, help="Trials that run at the same time."
+    ),
+    executor: str | None = typer.Option(None, "--executor", "-e", help=EXECUTOR_HELP),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Threads or processes for steps."
+    ),
+    address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster address."
+    ),
+    output: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Run a pipeline over a grid or random sample of parameters; rank by a metric."""
+    from tether.pipelines.sweep import sweep
+    from tether.pipelines.sweep_options import parse_grid, parse_space
+
+    check_format(output, FORMATS)
+    check_format(mode, ["max", "min"])
+    pipeline = load_pipeline(target)
+    result = sweep(
+        pipeline,
+        metric=metric,
+        mode=mode,  # type: ignore[arg-type]
+        grid=parse_grid(grid) if grid else None,
+        space=parse_space(random_space) if random_space else None,
+        trials=trials,
+        fixed=parse_params(param),
+        seed=seed,
+        parallel=parallel,
+        executor=executor,
+        workers=workers,
+        address=address,
+    )
+    if output == "json":
+        print_json(
+            {"run_id": result.run_id, "best": result.best, "trials": result.trials}
+        )
+        return
+    names = [
+        k for k in result.trials[0] if k not in ("trial", "run_id", "status", "error")
+    ]
+    rows = [
+        (t["trial"], t["run_id"], t["status"], *(t.get(n) for n in names))
+        for t in result.trials
+    ]
+    table(f"sweep run {result.run_id}", ["trial", "run", "status", *names], rows)
+    best = result.best
+    if best is None:
+        console.print("no trial finished with a value of the metric")
+    else:
+        console.print(
+            f"best: trial {best['trial']} (run {best['run_id']}), "
+            f"{escape(metric)} = {best[metric]}"
+        )
+
+
+def load_pipeline(target: str) -> Pipeline[Any, Any]:
+    """Import ``MODULE:NAME`` and return the pipeline; the working folder is importable."""
+    from tether.errors import ConfigError
+    from tether.pipelines.pipeline_run import Pipeline
+    from tether.pipelines.references import import_reference
+
+    try:
+        found = import_reference(target)
+    except ImportError as exc:
+        raise ConfigError(
+            f"cannot import pipeline {target}: {exc}; use MODULE:NAME, e.g. "
+            "flights.build:build, and check PYTHONPATH (the current folder is on it)",
+            setting="target",
+            value=target,
+        ) from None
+    if not isinstance(found, Pipeline):
+        raise ConfigError(
+            f"{target} is not a @tether.pipeline function",
+            setting="target",
+            value=target,
+        )
+    return found
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` items: JSON values when they parse, else text."""
+    from tether.errors import ConfigError
+
+    parsed: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(
+                f"invalid --param {item!r}; use NAME=VALUE, e.g. learning_rate=0.1",
+                setting="--param",
+                value=item,
+            )
+        try:
+            parsed[name] = json.loads(text)
+        except json.JSONDecodeError:
+            parsed[name] = text
+    return parsed
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 500 else text[:500] + " …"

@@ -1,0 +1,60 @@
+"""Import a pipeline or step by its ``module:qualname`` reference."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+_loaded: dict[str, float] = {}
+
+
+def import_reference(reference: str, *, fresh: bool = False) -> Any:
+    """Return the object that ``module:qualname`` names.
+
+    The current folder goes on ``sys.path`` first, as ``python -m`` does, so
+    a project's modules import when the command runs in the project folder.
+
+    With ``fresh``, a module whose file changed since this process imported
+    it is imported again. Long-lived workers (a Ray cluster's) use it, so
+    that they run the code the driver has.
+
+    Raises:
+        ImportError: the reference is malformed, or the module or name is missing.
+    """
+    module_name, _, qualname = reference.partition(":")
+    if not module_name or not qualname:
+        raise ImportError(f"{reference!r} is not of the form MODULE:NAME")
+    folder = str(Path.cwd())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    found: Any = _module(module_name, fresh=fresh)
+    for part in qualname.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise ImportError(
+                f"module {module_name} has no attribute {part!r}"
+            ) from None
+    return found
+
+
+def _module(name: str, *, fresh: bool) -> Any:
+    module = sys.modules.get(name)
+    if module is None:
+        module = importlib.import_module(name)
+        _loaded[name] = _modified(module)
+    elif fresh and _modified(module) != _loaded.setdefault(name, _modified(module)):
+        importlib.invalidate_caches()
+        module = importlib.reload(module)
+        _loaded[name] = _modified(module)
+    return module
+
+
+def _modified(module: Any) -> float:
+    path = getattr(module, "__file__", None)
+    try:
+        return Path(path).stat().st_mtime if path else 0.0
+    except OSError:
+        return 0.0

@@ -1,0 +1,344 @@
+"""Run one step call wherever the executor put it: a thread, a process or a Ray node.
+
+The driver sends a :class:`StepTask` and gets a :class:`StepResult` back.
+Both pickle. Inputs made by upstream steps travel as references (digest and
+kind) and are loaded from the artifact store where the step runs, so large
+values are never copied through the executor. Errors come back inside the
+result, never as an exception of the executor, so that every executor reports
+a failed step the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from tether.artifacts import get_objects
+from tether.artifacts.materializers import NotMaterializableError, is_json
+from tether.errors import PipelineError, StepFailedError
+from tether.pipelines import context as ctx
+from tether.pipelines import step_logs
+from tether.pipelines.cache import KEY_FILE, OUTPUTS_FILE, CacheKey
+from tether.pipelines.code import code_digests
+from tether.pipelines.step_spec import StepSpec
+from tether.pipelines.values import load, save
+from tether.store.records import ArtifactRecord, Edge
+from tether.tracking.run import FAILED, FINISHED, KILLED, Run, start_run
+
+RAN, FAILED_STATUS, KILLED_STATUS = "ran", "failed", "killed"
+
+
+@dataclass
+class StepTask:
+    """One step call, as the driver hands it to an executor.
+
+    Attributes:
+        label: The call's label in the graph; also the step run's name.
+        reference: ``module:qualname`` of the step, imported when ``spec`` is None.
+        spec: The step itself; None when it must be imported by ``reference``.
+        values: Arguments passed by value (params, and in-process inputs).
+        refs: Arguments that upstream steps made, by reference.
+        run_id: The id of the step run, chosen by the driver.
+        parent_id: The pipeline run.
+        experiment: The pipeline run's experiment.
+        source: The pipeline run's code record, shared by its steps.
+        key: The call's cache key, or None when the step is not cached.
+        key_info: What the run stores as ``cache_key.json``.
+        settings: Store and artifact locations for a worker in another
+            process; None in the driver's process.
+        keep_values: Return the output values too (in-process executor).
+        paths: The driver's ``sys.path``, added in workers so that they import
+            the same modules.
+    """
+
+    label: str
+    reference: str
+    spec: StepSpec | None
+    values: dict[str, Any]
+    refs: dict[str, ctx.Origin]
+    run_id: str
+    parent_id: str | None
+    experiment: str | None
+    source: dict[str, Any]
+    key: CacheKey | None
+    key_info: dict[str, Any]
+    settings: dict[str, str] | None = None
+    keep_values: bool = False
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepResult:
+    """What a step call returned: its stored outputs, or its error."""
+
+    label: str
+    run_id: str
+    status: str
+    outputs: list[ctx.Origin] = field(default_factory=list)
+    is_tuple: bool = False
+    values: list[Any] | None = None
+    error: BaseException | None = None
+    seconds: float = 0.0
+    attempts: int = 1
+    retry_errors: list[str] = field(default_factory=list)
+
+
+def execute(task: StepTask) -> StepResult:
+    """Run a step call as a child run of the pipeline and store its outputs."""
+    if task.settings is not None:
+        _use_settings(task.settings)
+        _use_paths(task.paths)
+    spec = task.spec or resolve_step(task.reference, task.key)
+    started = time.perf_counter()
+    run = start_run(
+        experiment=task.experiment,
+        name=task.label,
+        kind="step",
+        capture_output=False,
+        source=task.source,
+        parent_id=task.parent_id,
+        run_id=task.run_id,
+    )
+    captured = step_logs.start_capture()
+    step_context = ctx.StepContext(task.label, run.id)
+    ctx.set_step(step_context)
+    result = StepResult(task.label, run.id, RAN)
+    try:
+        arguments = _arguments(task, step_context)
+        link_inputs(run, arguments, task.refs)
+        run.log_dict(task.key_info, KEY_FILE)
+        try:
+            value = _call_with_retries(spec, arguments, result)
+        finally:
+            _record_attempts(run, result)
+        _store(run, spec, value, result, task)
+        if task.key is not None and task.key.usable:
+            run.store.set_cache_key(run.id, task.key.digest)
+    except BaseException as exc:
+        _fail(run, task, exc, result, captured)
+    else:
+        _store_logs(run, captured)
+        run.end(FINISHED)
+    finally:
+        ctx.set_step(None)
+        step_logs.stop_capture()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def resolve_step(reference: str, key: CacheKey | None = None) -> StepSpec:
+    """Import the step named ``module:qualname`` and return its spec.
+
+    With the driver's cache key, the step's code here must have the digests
+    the driver computed, so a worker never runs other code than the key names.
+    """
+    from tether.pipelines.references import import_reference
+    from tether.pipelines.step_spec import Step
+
+    qualname = reference.partition(":")[2]
+    try:
+        target = import_reference(reference, fresh=True)
+    except ImportError as exc:
+        raise PipelineError(
+            f"cannot import step {reference} in the worker: {exc}; define steps at "
+            "module level in a module the worker can import (on PYTHONPATH)",
+            step=qualname,
+        ) from exc
+    if not isinstance(target, Step):
+        raise PipelineError(
+            f"{reference} is not a @tether.step function", step=qualname
+        )
+    if key is not None and code_digests(target.spec.function) != key.components["code"]:
+        raise PipelineError(
+            f"the code of step {reference} in the worker differs from the driver's; "
+            "install the same version of the project on every worker",
+            step=qualname,
+        )
+    return target.spec
+
+
+def _use_paths(paths: list[str]) -> None:
+    """Put the driver's import paths that this worker lacks in front of its own."""
+    missing = [path for path in paths if path and path not in sys.path]
+    if missing:
+        sys.path[:0] = missing
+
+
+def link_inputs(
+    run: Run, arguments: dict[str, Any], refs: dict[str, ctx.Origin]
+) -> None:
+    """Log JSON-compatible arguments as params and link upstream outputs as inputs."""
+    params = {
+        name: value if isinstance(value, str) else _json_text(value)
+        for name, value in arguments.items()
+        if name not in refs and is_json(value)
+    }
+    if params:
+        run.log_params(params)
+    for name, origin in refs.items():
+        run.record_artifact(
+            ArtifactRecord(
+                run.id, f"inputs/{name}", origin.digest, 0, origin.kind, False, "input"
+            )
+        )
+        run.link(Edge("artifact", origin.digest, "run", run.id, "input"))
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _use_settings(settings: dict[str, str]) -> None:
+    """Point this worker process at the driver's store and artifact folder."""
+    from tether.config import ARTIFACTS_ENV, HOME_ENV, STORE_ENV
+    from tether.store import reset_store
+
+    wanted = {
+        STORE_ENV: settings["store"],
+        ARTIFACTS_ENV: settings["artifacts"],
+        HOME_ENV: settings["home"],
+    }
+    if all(os.environ.get(k) == v for k, v in wanted.items()):
+        return
+    os.environ.update(wanted)
+    reset_store()
+
+
+def _arguments(task: StepTask, step_context: ctx.StepContext) -> dict[str, Any]:
+    arguments = dict(task.values)
+    objects = get_objects()
+    for name, origin in task.refs.items():
+        if name not in arguments:
+            arguments[name] = load(objects, origin.digest, origin.kind)
+        step_context.remember(arguments[name], origin)
+    return arguments
+
+
+def _call_with_retries(
+    spec: StepSpec, arguments: dict[str, Any], result: StepResult
+) -> Any:
+    retry = spec.retry
+    for attempt in range(1, retry.attempts + 2):
+        result.attempts = attempt
+        try:
+            return spec.function(**arguments)
+        except Exception as exc:
+            if attempt > retry.attempts:
+                raise
+            result.retry_errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(retry.wait(attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _record_attempts(run: Run, result: StepResult) -> None:
+    """Tag the run with its number of tries and store the errors of the failed ones."""
+    if result.attempts == 1:
+        return
+    run.set_tag("tether.attempts", str(result.attempts))
+    text = "".join(
+        f"attempt {i}: {error}\n" for i, error in enumerate(result.retry_errors, 1)
+    )
+    run.log_bytes(
+        text.encode(), "logs/retries.txt", media_type="text/plain", role="log"
+    )
+
+
+def _store(
+    run: Run, spec: StepSpec, value: Any, result: StepResult, task: StepTask
+) -> None:
+    is_tuple = isinstance(value, tuple)
+    items = list(value) if is_tuple else [value]
+    if spec.outputs is not None and (not is_tuple or len(items) != spec.outputs):
+        got = f"a tuple of {len(items)}" if is_tuple else type(value).__qualname__
+        raise PipelineError(
+            f"step {task.label!r} declares {spec.outputs} outputs but returned {got}; "
+            "return a tuple of that length or change the declaration",
+            step=task.label,
+        )
+    described = []
+    for index, item in enumerate(items):
+        try:
+            stored = save(run.objects, item)
+        except NotMaterializableError as exc:
+            raise PipelineError(
+                f"step {task.label!r} returned a value that cannot be stored "
+                f"(output {index}, {type(item).__qualname__}): {exc}; or register a "
+                "materializer with tether.pipelines.register_materializer",
+                step=task.label,
+            ) from None
+        run.record_artifact(
+            ArtifactRecord(
+                run.id,
+                f"outputs/{index}",
+                stored.blob.digest,
+                stored.blob.size,
+                stored.blob.media_type,
+                False,
+                "output",
+            )
+        )
+        run.link(Edge("run", run.id, "artifact", stored.blob.digest, "output"))
+        described.append({"digest": stored.blob.digest, "kind": stored.kind})
+        result.outputs.append(ctx.Origin(stored.blob.digest, stored.kind, run.id))
+    run.log_dict({"tuple": is_tuple, "items": described}, OUTPUTS_FILE)
+    result.is_tuple = is_tuple
+    if task.keep_values:
+        result.values = items
+
+
+def _fail(
+    run: Run,
+    task: StepTask,
+    exc: BaseException,
+    result: StepResult,
+    captured: step_logs.StepOutputText,
+) -> None:
+    killed = isinstance(exc, KeyboardInterrupt)
+    result.status = KILLED_STATUS if killed else FAILED_STATUS
+    text = "".join(traceback.format_exception(exc))
+    try:
+        run.log_bytes(
+            text.encode(), "logs/traceback.txt", media_type="text/plain", role="log"
+        )
+        _store_logs(run, captured)
+    finally:
+        message = (
+            (str(exc) or "interrupted") if killed else f"{type(exc).__name__}: {exc}"
+        )
+        run.end(KILLED if killed else FAILED, error=message)
+    result.error = exc if task.settings is None else _portable(exc, task.label)
+
+
+def _portable(exc: BaseException, label: str) -> BaseException:
+    """Return ``exc`` if it survives pickling, else a StepFailedError that describes it."""
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+    except Exception:
+        copy = None
+    if isinstance(copy, BaseException):
+        return exc
+    return StepFailedError(
+        f"step {label!r} failed: {type(exc).__name__}: {exc}",
+        step=label,
+        error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+    )
+
+
+def _store_logs(run: Run, captured: step_logs.StepOutputText) -> None:
+    for name, buffer in (
+        ("stdout", captured.stdout),
+        ("stderr", captured.stderr),
+        ("logging", captured.logging),
+    ):
+        text = buffer.text()
+        if text:
+            run.log_bytes(
+                text.encode(), f"logs/{name}.txt", media_type="text/plain", role="log"
+            )
