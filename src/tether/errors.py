@@ -16,6 +16,7 @@ The CLI turns any ``TetherError`` into a one-line message and exit code 2.
     ├── GateError                          a model test gate failed
     ├── SchemaError (ValueError)           input violates a model signature
     ├── StoreError (RuntimeError)          the store cannot be opened or written
+    │   └── VersionConflictError           a dataset version was added meanwhile
     ├── UntrustedModelError (PermissionError)  loading would run untrusted code
     ├── ServingError (RuntimeError)        the server cannot start or serve
     └── PipelineError (RuntimeError)       a pipeline cannot be built or run
@@ -126,6 +127,14 @@ class SchemaError(TetherError, ValueError):
 
 class StoreError(TetherError, RuntimeError):
     """The metadata store cannot be opened, migrated or written."""
+
+
+class VersionConflictError(StoreError):
+    """Another writer added a dataset version after the one a change was built on."""
+
+    def __init__(self, message: str, *, latest: int) -> None:
+        super().__init__(message)
+        self.latest = latest
 
 
 class UntrustedModelError(TetherError, PermissionError):

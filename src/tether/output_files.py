@@ -29,6 +29,8 @@ def write_text(path: str | Path, text: str) -> Path:
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(text)
+            # mkstemp creates the file readable by its owner only.
+            Path(temporary).chmod(0o666 & ~_umask())
             Path(temporary).replace(target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -41,3 +43,10 @@ def write_text(path: str | Path, text: str) -> Path:
             value=str(target),
         ) from exc
     return target
+
+
+def _umask() -> int:
+    """Return the process's umask; reading it means setting it, so set it back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from tether.errors import InvalidURIError
 
-_NAME = r"[A-Za-z0-9][A-Za-z0-9._\-]*"
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._\-]*"
+"""Names of models, datasets, aliases and tags: what the URI forms can address."""
+_NAME = NAME_PATTERN
 _MODEL = re.compile(
     rf"^models:/(?P<name>{_NAME})(?:/(?P<version>\d+)|@(?P<alias>{_NAME}))$"
 )

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.artifacts.objects import Blob, ObjectStore
+from tether.errors import TetherError
 
 PARQUET = "application/vnd.apache.parquet"
 NPY = "application/x-npy"
 JSON = "application/json"
 
 
-class NotMaterializableError(TypeError):
+class NotMaterializableError(TetherError, TypeError):
     """The value has no safe, deterministic serialization."""
 
 

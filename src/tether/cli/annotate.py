@@ -285,7 +285,10 @@ def agreement_command(
     table(
         "Cohen's kappa by pair",
         list(report.pairs.columns),
-        report.pairs.itertuples(index=False),
+        (
+            [_number(v) if isinstance(v, float) else v for v in row]
+            for row in report.pairs.itertuples(index=False)
+        ),
     )
 
 

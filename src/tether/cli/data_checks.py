@@ -57,6 +57,14 @@ def check_command(
     Exits with 1 when a check with severity error failed, 0 otherwise (failed
     warnings included), and 2 when the suite, the data or an option is invalid.
     """
+    if (
+        json_path is not None
+        and html is not None
+        and json_path.resolve() == html.resolve()
+    ):
+        raise typer.BadParameter(
+            f"--json and --html both name {json_path}; give the reports different files"
+        )
     with _usage_errors():
         from tether.data.quality import load_suite, validate
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tether.data.readers import media_type_of
+from tether.data.seeds import check_seed
 from tether.data.splits.record import log_record
 from tether.data.splits.rule import positions_digest
 from tether.errors import ConfigError, DataError
@@ -224,13 +225,7 @@ def _validate(k: Any, seed: Any) -> None:
         raise ConfigError(
             f"k must be an integer of at least 1, got {k!r}", setting="k", value=k
         )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ConfigError(
-            f"a reservoir sample needs an integer seed so it can be repeated, got "
-            f"{seed!r}",
-            setting="seed",
-            value=seed,
-        )
+    check_seed(seed, "a reservoir sample")
 
 
 def _as_frame(chunk: Any) -> pd.DataFrame:

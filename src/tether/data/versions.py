@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-import unicodedata
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +25,7 @@ from tether.data.readers import MEDIA_TYPES, media_type_of, read_table
 from tether.errors import ConfigError, DataError
 from tether.store import get_store
 from tether.store.records import DatasetVersionRecord, Edge
-from tether.uris import parse_dataset_uri
+from tether.uris import NAME_PATTERN, parse_dataset_uri
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,6 +49,7 @@ def register(
     role: str = "input",
     source: Mapping[str, Any] | None = None,
     parents: Sequence[DatasetVersionRecord] = (),
+    expected_latest: int | None = None,
 ) -> DatasetVersionRecord:
     """Register a file or a DataFrame as a version of dataset ``name``.
 
@@ -59,6 +60,9 @@ def register(
         role: ``"input"`` when the run read the data, ``"output"`` when it made it.
         source: where the data came from (package, URL, query), kept for lineage.
         parents: versions this data was derived from.
+        expected_latest: the version number the data was built from (0 for
+            none); the version is added only if that is still the latest, else
+            :class:`~tether.errors.VersionConflictError` is raised.
 
     Returns:
         The new version, or the latest one when the content is unchanged.
@@ -84,6 +88,7 @@ def register(
         run=run,
         role=role,
         parents=parents,
+        expected_latest=expected_latest,
     )
     return record
 
@@ -113,6 +118,7 @@ def add_version(
     run: Run | None,
     role: str = "input",
     parents: Sequence[DatasetVersionRecord] = (),
+    expected_latest: int | None = None,
 ) -> tuple[DatasetVersionRecord, bool]:
     """Add a version of dataset ``name`` whose blobs are already stored, and link it.
 
@@ -134,6 +140,7 @@ def add_version(
         profile=content.profile,
         source=dict(source),
         run_id=run.id if run else None,
+        expected_latest=expected_latest,
     )
     link_version(record, run, role, parents)
     logger.info(
@@ -256,18 +263,22 @@ def check_dataset_name(name: str) -> None:
     """Reject a dataset name that a ``datasets:/NAME@VERSION`` URI cannot address.
 
     Raises:
-        ConfigError: ``name`` is empty or only whitespace, is longer than 250
-            characters, or contains ``@``, ``/`` or a control character.
+        ConfigError: ``name`` is not text, is longer than 250 characters, or
+            is not ASCII letters, digits, ``.``, ``_`` and ``-`` starting with
+            a letter or digit.
     """
     problem = ""
     if not isinstance(name, str) or not name.strip():
-        problem = "a name needs at least one character that is not whitespace"
+        problem = "a name needs at least one letter or digit"
     elif len(name) > MAX_DATASET_NAME_LENGTH:
         problem = f"a name has at most {MAX_DATASET_NAME_LENGTH} characters"
     elif "@" in name or "/" in name:
         problem = "'@' and '/' separate the parts of a dataset URI"
-    elif any(unicodedata.category(char) == "Cc" for char in name):
-        problem = "control characters such as newline or tab are not allowed"
+    elif re.fullmatch(NAME_PATTERN, name) is None:
+        problem = (
+            "a datasets:/ URI can only address names of ASCII letters, digits, "
+            "'.', '_' and '-' that start with a letter or digit"
+        )
     if problem:
         raise ConfigError(
             f"invalid dataset name {name!r}: {problem}; use letters, digits, '-', "

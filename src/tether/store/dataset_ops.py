@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, insert, select
 
-from tether.errors import NotFoundError
+from tether.errors import NotFoundError, VersionConflictError
 from tether.ids import new_id
 from tether.store import schema as t
 from tether.store.locking import locked_parent
@@ -41,11 +41,21 @@ class DatasetOps:
         profile: dict[str, Any],
         source: dict[str, Any],
         run_id: str | None,
+        expected_latest: int | None = None,
     ) -> tuple[DatasetVersionRecord, bool]:
         """Add a version unless the latest one has the same digest.
 
         Returns the version and whether it was created (False when the
         content was unchanged and the latest version was reused).
+
+        Args:
+            expected_latest: For a read-modify-write, the version number the
+                new content was built from (0 for none); the version is added
+                only if that is still the latest.
+
+        Raises:
+            VersionConflictError: another writer added a version after
+                ``expected_latest``.
         """
         latest = self.latest_dataset_version(name)
         if latest is not None and latest.digest == digest:
@@ -59,6 +69,13 @@ class DatasetOps:
                 .order_by(v.c.version.desc())
                 .limit(1)
             ).first()
+            top_number = top.version if top is not None else 0
+            if expected_latest is not None and top_number != expected_latest:
+                raise VersionConflictError(
+                    f"dataset {name!r} has version {top_number}, not {expected_latest}; "
+                    "another writer added a version",
+                    latest=top_number,
+                )
             if top is not None and top.digest == digest:
                 unchanged = top.version  # another writer registered this content
             else:

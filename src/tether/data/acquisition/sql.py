@@ -10,6 +10,7 @@ the same order, so give it an ``ORDER BY``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.artifacts import get_objects
@@ -90,12 +91,38 @@ def redact_database_url(url: str) -> str:
         return redact_url(url)
 
 
+def _require_sqlite_file(url: str) -> None:
+    """Raise DataError for a SQLite file that does not exist.
+
+    Connecting would create an empty database there, and the query would
+    then fail with "no such table", which hides the mistyped path.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:") or Path(database).is_file():
+        return
+    raise DataError(
+        f"database file {database} does not exist; check the path in {url!r} "
+        "(sqlite:///relative/path or sqlite:////absolute/path)",
+        source=database,
+    )
+
+
 def _engine(url: str) -> tuple[Engine, str]:
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
     from sqlalchemy.pool import NullPool
 
     masked_url = redact_database_url(url)
+    _require_sqlite_file(url)
     try:
         return create_engine(url, poolclass=NullPool), masked_url
     except NoSuchModuleError as exc:

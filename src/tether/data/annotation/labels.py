@@ -24,6 +24,8 @@ time) adds nothing, so importing the same export twice creates one version.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +39,13 @@ from tether.data.annotation.tasks import (
     load_tasks,
 )
 from tether.data.versions import load, register, resolve
-from tether.errors import ConfigError, DataError, NotFoundError
+from tether.errors import (
+    ConfigError,
+    DataError,
+    NotFoundError,
+    StoreError,
+    VersionConflictError,
+)
 from tether.store import get_store
 from tether.store.records import DatasetVersionRecord
 
@@ -63,10 +71,10 @@ COLUMNS = (
 REQUIRED = ("task_id", "label")
 # The same person cannot give the same label to a task twice at one instant.
 DUPLICATE_KEY = ["kind", "task_id", "annotator", "label", "created_at"]
-# Another writer may add a version between this writer's read and its write,
-# so each round merges the rows that writer added and writes again.
-# NOTE: three rounds is a guessed bound for a few concurrent writers, not measured.
-MERGE_ROUNDS = 3
+# Another writer may add a version between this writer's read and its write;
+# the write is then refused and retried on the new latest version. Each
+# attempt lets at least one writer through, so N writers need at most N.
+MERGE_ROUNDS = 50
 SHOWN_IDS = 5
 
 
@@ -364,57 +372,44 @@ def _append(
     source: dict[str, Any],
     run: Run | None,
 ) -> DatasetVersionRecord:
+    """Add ``rows`` to the latest version, as a version that holds all earlier rows.
+
+    The version is added only if no other writer added one since the latest
+    was read; otherwise the rows are merged into the new latest and tried again.
+    """
     store = get_store()
     name = tasks.labels_name
-    previous = store.latest_dataset_version(name)
-    pending = rows
-    for _ in range(MERGE_ROUNDS):
+    for attempt in range(MERGE_ROUNDS):
+        previous = store.latest_dataset_version(name)
         base = normalize(load(previous)) if previous is not None else rows.iloc[:0]
-        combined, added = _merge(base, pending)
+        combined, added = _merge(base, rows)
         if added == 0 and previous is not None:
             logger.info("%s unchanged: every annotation was already present", name)
             return previous
         parents = [tasks.record] + ([previous] if previous is not None else [])
-        record = register(
-            name,
-            combined,
-            run=run,
-            role="output",
-            source={**source, "added": added},
-            parents=parents,
-        )
-        interleaved = _versions_between(name, previous, record)
-        if not interleaved:
-            logger.info("%s: %d annotations added", record.uri, added)
-            return record
-        # Another writer added versions while this one was written; merge
-        # their rows into a version that contains both.
-        pending = pd.concat(
-            [normalize(load(v)) for v in interleaved], ignore_index=True
-        )
-        previous = record
-    logger.warning(
-        "%s: other writers kept adding versions during %d merge rounds; rows they "
-        "added after %s may be missing from it, so add those annotations again",
-        record.uri,
-        MERGE_ROUNDS,
-        record.uri,
+        try:
+            record = register(
+                name,
+                combined,
+                run=run,
+                role="output",
+                source={**source, "added": added},
+                parents=parents,
+                expected_latest=previous.version if previous is not None else 0,
+            )
+        except VersionConflictError:
+            # Full jitter keeps writers that collided from colliding again.
+            time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
+            continue
+        logger.info("%s: %d annotations added", record.uri, added)
+        return record
+    raise StoreError(
+        f"{name}: other writers kept adding versions during {MERGE_ROUNDS} attempts; "
+        "add the annotations again"
     )
-    return record
 
 
 def _merge(base: pd.DataFrame, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     combined = pd.concat([base, rows], ignore_index=True)
     combined = combined.drop_duplicates(DUPLICATE_KEY, keep="first")
     return combined.reset_index(drop=True), len(combined) - len(base)
-
-
-def _versions_between(
-    name: str, previous: DatasetVersionRecord | None, record: DatasetVersionRecord
-) -> list[DatasetVersionRecord]:
-    low = previous.version if previous is not None else 0
-    return [
-        version
-        for version in get_store().list_dataset_versions(name)
-        if version.version > low and version.id != record.id
-    ]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import numbers
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tether.artifacts.digest import digest_bytes
+from tether.data import seeds
 from tether.data.splits.record import log_record
 from tether.data.splits.rule import AUGMENT_ATTR, SPLIT_ATTR
-from tether.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,11 +96,5 @@ def mark_augmented(
 
 
 def check_seed(seed: Any) -> int:
-    """Return ``seed`` as an int when it is an integer (not a bool)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ConfigError(
-            f"augmentation needs an integer seed so it can be repeated, got {seed!r}",
-            setting="seed",
-            value=seed,
-        )
-    return int(seed)
+    """Return ``seed`` as an int from 0 to ``MAX_SEED``; see :func:`seeds.check_seed`."""
+    return seeds.check_seed(seed, "augmentation")

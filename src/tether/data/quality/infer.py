@@ -140,12 +140,18 @@ def _range(
     values: pd.Series, margin: float, *, integer: bool
 ) -> tuple[float, float] | None:
     numbers = values.to_numpy(dtype="float64")
-    numbers = numbers[np.isfinite(numbers)]
-    if numbers.size == 0:
+    numbers = numbers[~np.isnan(numbers)]
+    if numbers.size == 0 or not np.isfinite(numbers).all():
+        # A range check would fail the infinite values the reference holds.
         return None
     low, high = float(numbers.min()), float(numbers.max())
-    pad = margin * (high - low) if high > low else margin * abs(low)
+    with np.errstate(over="ignore"):
+        spread = np.float64(high) - np.float64(low)
+    pad = float(margin * spread) if high > low else margin * abs(low)
     lower, upper = low - pad, high + pad
+    if not all(math.isfinite(bound) for bound in (pad, lower, upper)):
+        # Padding would overflow float64: keep the observed bounds.
+        return low, high
     if low >= 0:
         lower = max(lower, 0.0)
     if integer:

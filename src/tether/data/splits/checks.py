@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tether.data.seeds import check_seed
 from tether.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -46,15 +47,8 @@ def validate_test_size(test_size: Any) -> float:
 
 
 def validate_seed(seed: Any, method: str) -> int:
-    """Return ``seed`` as an int when it is an integer (not a bool)."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ConfigError(
-            f"a {method} split needs an integer seed so it can be repeated, got "
-            f"{seed!r}",
-            setting="seed",
-            value=seed,
-        )
-    return int(seed)
+    """Return ``seed`` as an int from 0 to ``MAX_SEED``; see :func:`seeds.check_seed`."""
+    return check_seed(seed, f"a {method} split")
 
 
 def round_half_up(value: float) -> int:
