@@ -20,6 +20,7 @@ from tether.cli import (
     monitor,
     pipeline,
     runs,
+    schedule,
     serve,
 )
 from tether.errors import TetherError
@@ -41,6 +42,8 @@ app.add_typer(annotate.app, name="annotate")
 app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(schedule.app, name="schedule")
+app.command("agent")(schedule.agent_command)
 app.command("serve")(serve.serve_command)
 app.command("lineage")(lineage.lineage_command)
 app.command("doctor")(doctor.doctor_command)

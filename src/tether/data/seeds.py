@@ -23,7 +23,7 @@ def check_seed(seed: Any, purpose: str) -> int:
             setting="seed",
             value=seed,
         )
-    if not 0 <= seed <= MAX_SEED:
+    if not 0 <= int(seed) <= MAX_SEED:
         raise ConfigError(
             f"invalid seed {seed}: use an integer from 0 to {MAX_SEED}",
             setting="seed",

@@ -220,3 +220,47 @@ prediction_logs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_prediction_logs_model", "model_name", "model_version"),
 )
+
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("target", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("executor", String(32), nullable=True),
+    Column("trigger", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("input_param", String(250), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per time a schedule fired. The unique (schedule, fire_key) pair is
+# the claim: two agents, or one agent before and after a restart, cannot
+# both insert it, so no trigger runs twice.
+schedule_firings = Table(
+    "schedule_firings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("schedule_id", ID, ForeignKey("schedules.id"), nullable=False),
+    Column("fire_key", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("agent", String(250), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("schedule_id", "fire_key", name="uq_schedule_firings_key"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_alert_events_name", "name", "created_at"),
+)

@@ -31,6 +31,7 @@ from tether.store.records import (
     PendingWrites,
     RunRecord,
 )
+from tether.store.schedule_ops import ScheduleOps
 from tether.store.search_ops import SearchOps
 from tether.store.time import aware, utcnow
 from tether.store.transactions import write
@@ -40,7 +41,7 @@ from tether.store.values import MAX_PARAM_LENGTH, param_text, tag_text
 __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
-class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps):
+class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
     """Runs, datasets, models and lineage in one SQL database."""
 
     def __init__(self, url: str) -> None:
