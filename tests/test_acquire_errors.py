@@ -207,11 +207,11 @@ def test_file_removed_while_read(
 @pytest.mark.parametrize(
     ("name", "rule"),
     [
-        ("", "at least one character that is not whitespace"),
-        ("  ", "at least one character that is not whitespace"),
+        ("", "a name needs at least one letter or digit"),
+        ("  ", "a name needs at least one letter or digit"),
         ("a@b", "'@' and '/' separate the parts"),
         ("bad/name", "'@' and '/' separate the parts"),
-        ("x\ny", "control characters"),
+        ("x\ny", "can only address names of ASCII letters"),
     ],
 )
 def test_unaddressable_dataset_name_rejected(

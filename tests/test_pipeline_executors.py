@@ -126,6 +126,23 @@ def chatter():
     return talk("left"), talk("right")
 """
 
+RESOURCES = """
+import tether
+
+
+@tether.step(cpus=2, memory=64 * 1024 * 1024, cache=False)
+def assigned():
+    import ray
+
+    resources = ray.get_runtime_context().get_assigned_resources()
+    return {key: float(value) for key, value in sorted(resources.items())}
+
+
+@tether.pipeline
+def resources():
+    return assigned()
+"""
+
 DYING = """
 import os
 
@@ -334,3 +351,12 @@ def test_arrays_survive_processes(
     assert frame.shape == (30, 3)
     assert summary["rows"] == 30
     assert 0.0 < summary["mean"] < 1.0
+
+
+def test_step_resources_reach_ray(
+    tether_home: Path, write_module: ModuleWriter, ray_cluster: None
+) -> None:
+    module = write_module("resources_pipeline", RESOURCES)
+    assigned = module.resources.run(executor="ray")
+    assert assigned["CPU"] == 2.0
+    assert assigned["memory"] == 64 * 1024 * 1024
