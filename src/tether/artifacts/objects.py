@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class ObjectStore:
                 value=str(self.root),
             ) from exc
         self._shards = ShardFolders(self.root)
+        self._root_text = str(self.root)
 
     def path(self, digest: str) -> Path:
         """Return the local path of a blob (it may not exist)."""
@@ -67,7 +69,11 @@ class ObjectStore:
 
     def exists(self, digest: str) -> bool:
         """Return whether a blob is stored."""
-        return self.path(digest).is_file()
+        _check_digest(digest)
+        # os.path on a joined string: the status of a 100,000-file folder calls
+        # this once per file, and building Path objects was a third of its time.
+        name = f"{self._root_text}{os.sep}{digest[:2]}{os.sep}{digest[2:]}"
+        return os.path.isfile(name)  # noqa: PTH113 - see above
 
     def put_bytes(
         self, data: bytes, media_type: str = "application/octet-stream"
@@ -190,8 +196,11 @@ def list_folder_files(source: Path) -> list[tuple[str, str]]:
     return [("/".join(parts), path) for parts, path in found]
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
 def _check_digest(digest: str) -> None:
-    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+    if not isinstance(digest, str) or _DIGEST.fullmatch(digest) is None:
         raise ValueError(
             f"invalid object digest {digest!r}; expected 64 hex characters"
         )
