@@ -186,4 +186,4 @@ def test_augment_unknown_method(
     split_penguins: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     line = run_error(capsys, "data", "augment", "penguins-train", "--method", "mixup")
-    assert "invalid --method 'mixup'; use one of: smote, adasyn" in line
+    assert "Invalid value for '--method': 'mixup' is not one of: smote," in line

@@ -179,7 +179,7 @@ def test_split_unknown_method(
     penguins: pd.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> None:
     line = run_error(capsys, "data", "split", "penguins", "--method", "shuffle")
-    assert "invalid --method 'shuffle'; use one of: random, stratified" in line
+    assert "Invalid value for '--method': 'shuffle' is not one of: random," in line
 
 
 def test_split_k_needs_kfold(

@@ -37,12 +37,29 @@ def write_text(path: str | Path, text: str) -> Path:
             raise
     except OSError as exc:
         raise ConfigError(
-            f"cannot write {target}: {exc.strerror or exc}; choose a path in a "
-            "folder you may write to",
+            f"cannot write {target}: {_problem(target, exc)}",
             setting="path",
             value=str(target),
         ) from exc
     return target
+
+
+def _problem(target: Path, exc: OSError) -> str:
+    """Return why ``target`` could not be written, and what to do about it."""
+    if target.is_dir():
+        # f-string, not target / "FILE", which would drop the "./" of ".".
+        example = f"{target}{os.sep}FILE"
+        return f"it is a folder, not a file; give the path of a file, such as {example}"
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return (
+                    f"{folder} is a file, not a folder, so it cannot contain "
+                    f"{target.relative_to(folder)}; choose a path in a folder, or "
+                    f"move {folder} away"
+                )
+            break
+    return f"{exc.strerror or exc}; choose a path in a folder you may write to"
 
 
 def _umask() -> int:

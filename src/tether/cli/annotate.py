@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
+from tether.cli.data import require_table
 from tether.cli.render import check_format, console, print_json, table
 from tether.output_files import write_text
 
@@ -56,6 +57,7 @@ def create_command(
 
     check_format(output, FORMATS)
     record = resolve(source)
+    require_table(record, "tether annotate create")
     shown = _split(columns)
     predictions = None
     model_uri = None

@@ -250,6 +250,24 @@ def search_versions(
     )
 
 
+def require_table(record: DatasetVersionRecord, command: str) -> None:
+    """Reject a file-set version, for a command that reads rows.
+
+    Raises:
+        DataError: ``record`` is a set of files, so it has no rows.
+    """
+    from tether.artifacts.objects import MANIFEST_MEDIA_TYPE
+    from tether.errors import DataError
+
+    if record.media_type == MANIFEST_MEDIA_TYPE:
+        raise DataError(
+            f"{record.uri} is a set of files, not a table, so `{command}` has no "
+            "rows to read; pass a table version, one registered from a DataFrame "
+            "or acquired from CSV, Parquet or JSON files",
+            source=record.uri,
+        )
+
+
 # -- rendering helpers -------------------------------------------------------
 
 

@@ -54,6 +54,8 @@ def acquire_command(
         )
     if query is not None and timeout is not None:
         raise typer.BadParameter("--timeout applies to HTTP(S) sources, not to --query")
+    if query is None:
+        _require_query_for_database(source)
     if query is not None:
         from tether.data.acquisition import acquire_sql
 
@@ -67,6 +69,22 @@ def acquire_command(
         print_json(summary)
         return
     console.print(_text(summary), soft_wrap=True)
+
+
+def _require_query_for_database(source: str) -> None:
+    """Reject a URL scheme that only --query can read (sqlite://) or none can."""
+    from tether.data.acquisition.dispatch import SOURCE_SCHEMES, url_scheme
+    from tether.errors import ConfigError
+
+    scheme = url_scheme(source)
+    if scheme is not None and scheme not in SOURCE_SCHEMES:
+        raise ConfigError(
+            f"unsupported source scheme {scheme}:// in {source!r}; pass a local "
+            "path or glob, an http(s):// URL or an s3:// URL, or to read a "
+            "database, pass its SQLAlchemy URL with a SQL query in --query",
+            setting="source",
+            value=source,
+        )
 
 
 def summarize(acquired: Acquired) -> dict[str, Any]:

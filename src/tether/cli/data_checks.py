@@ -180,13 +180,15 @@ def _read_data(data: str) -> tuple[pd.DataFrame, str]:
 
 
 def _dataset_uri(data: str, source: str) -> str:
+    from shlex import quote
+
     from tether.errors import ConfigError
 
     if not source.startswith("datasets:/"):
         raise ConfigError(
             f"--distribution compares with a dataset version, but {data!r} is a "
-            "file; register it with tether.data.register and pass its "
-            "datasets:/NAME@VERSION URI",
+            f"file; register it first with `tether data acquire NAME {quote(data)}`, "
+            "then pass NAME or its datasets:/NAME@VERSION URI",
             setting="distribution",
             value=data,
         )

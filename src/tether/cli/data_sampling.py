@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from tether.cli.data import app
+from tether.cli.data import app, require_table
 from tether.cli.render import check_format, console, print_json, table
 
 if TYPE_CHECKING:
@@ -23,6 +23,25 @@ SPLIT_METHODS = ("random", "stratified", "group", "time", "kfold")
 AUGMENT_METHODS = ("smote", "adasyn", "oversample", "undersample", "noise")
 DEFAULT_TEST_SIZE = 0.2
 DEFAULT_FOLDS = 5
+
+# The options each split --method reads; any other option given is an error.
+SPLIT_ACCEPTED = {
+    "random": ("--test-size", "--stratify"),
+    "stratified": ("--test-size", "--stratify"),
+    "group": ("--test-size", "--stratify", "--group"),
+    "time": ("--column", "--cutoff", "--end"),
+    "kfold": ("--k", "--stratify", "--group"),
+}
+# The options a split --method cannot do without, with what each one sets.
+SPLIT_REQUIRED = {
+    "stratified": {"--stratify": "the column whose class shares both parts keep"},
+    "group": {"--group": "the column whose values stay on one side"},
+    "time": {
+        "--column": "the datetime or ISO timestamp column to split on",
+        "--cutoff": "the ISO timestamp where the holdout part starts, such as "
+        "2013-10-01",
+    },
+}
 
 
 @app.command("split")
@@ -56,7 +75,10 @@ def split_command(
         None, "--end", help="ISO timestamp where the holdout part stops (time)."
     ),
     k: int | None = typer.Option(
-        None, "--k", help=f"Number of folds (kfold). Default: {DEFAULT_FOLDS}."
+        None,
+        "--k",
+        min=2,
+        help=f"Number of folds (kfold). Default: {DEFAULT_FOLDS}.",
     ),
     holdout: str = typer.Option(
         "test", "--holdout", help="Role of the holdout part: test or validation."
@@ -68,16 +90,19 @@ def split_command(
 ) -> None:
     """Split a dataset version and register each part as a derived version."""
     from tether.data.splits import kfold_version, split_version
+    from tether.data.versions import resolve
 
     check_format(output, ["text", "json"])
     check_choice("--method", method, SPLIT_METHODS)
     options = _split_options(
         method, test_size, seed, stratify, group, column, cutoff, end, k
     )
+    record = resolve(dataset)
+    require_table(record, "tether data split")
     if method == "kfold":
-        result = kfold_version(dataset, name=name, holdout=holdout, **options)
+        result = kfold_version(record, name=name, holdout=holdout, **options)
     else:
-        result = split_version(dataset, name=name, holdout=holdout, **options)
+        result = split_version(record, name=name, holdout=holdout, **options)
     summary = summarize_split(result)
     if output == "json":
         print_json(summary)
@@ -100,7 +125,7 @@ def check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
     """Reject an option value that is not one of ``allowed``."""
     if value not in allowed:
         raise typer.BadParameter(
-            f"invalid {option} {value!r}; use one of: {', '.join(allowed)}"
+            f"{value!r} is not one of: {', '.join(allowed)}", param_hint=f"'{option}'"
         )
 
 
@@ -115,25 +140,52 @@ def _split_options(
     end: str | None,
     k: int | None,
 ) -> dict[str, Any]:
-    """Return the arguments of split or kfold that the options set."""
-    if method != "kfold" and k is not None:
-        raise typer.BadParameter("--k applies to --method kfold only")
-    if method in ("time", "kfold") and test_size is not None:
+    """Return the arguments of split or kfold that the options set.
+
+    The options are checked here, so that errors name them rather than the
+    arguments of the Python functions.
+    """
+    option_values = {
+        "--test-size": test_size,
+        "--stratify": stratify,
+        "--group": group,
+        "--column": column,
+        "--cutoff": cutoff,
+        "--end": end,
+        "--k": k,
+    }
+    _check_split_options(method, option_values)
+    if test_size is not None and not 0 < test_size < 1:
         raise typer.BadParameter(
-            f"--test-size does not apply to --method {method}; drop it"
+            f"--test-size must be between 0 and 1 (exclusive), got {test_size}"
         )
     if method == "kfold":
-        options: dict[str, Any] = {"k": DEFAULT_FOLDS if k is None else k, "seed": seed}
-        for option, value in (("column", column), ("cutoff", cutoff), ("end", end)):
-            if value is not None:
-                raise typer.BadParameter(f"--{option} applies to --method time only")
-        return {**options, "stratify": stratify, "group": group}
-    options = {"by": method, "stratify": stratify, "group": group}
+        k = DEFAULT_FOLDS if k is None else k
+        return {"k": k, "seed": seed, "stratify": stratify, "group": group}
+    options: dict[str, Any] = {"by": method, "stratify": stratify, "group": group}
     options.update(column=column, cutoff=cutoff, end=end)
     if method == "time":
         return options
     size = DEFAULT_TEST_SIZE if test_size is None else test_size
     return {**options, "test_size": size, "seed": seed}
+
+
+def _check_split_options(method: str, option_values: dict[str, Any]) -> None:
+    """Reject an option that ``method`` ignores, or a missing one that it needs."""
+    for option, value in option_values.items():
+        if value is None or option in SPLIT_ACCEPTED[method]:
+            continue
+        users = [name for name in SPLIT_METHODS if option in SPLIT_ACCEPTED[name]]
+        listed = users[-1]
+        if len(users) > 1:
+            listed = f"{', '.join(users[:-1])} or {listed}"
+        raise typer.BadParameter(
+            f"{option} applies to --method {listed} only, not {method}; drop "
+            f"{option} or change --method"
+        )
+    for option, meaning in SPLIT_REQUIRED.get(method, {}).items():
+        if option_values[option] is None:
+            raise typer.BadParameter(f"--method {method} needs {option}, {meaning}")
 
 
 def summarize_split(result: RegisteredSplit) -> dict[str, Any]:
@@ -169,7 +221,7 @@ def sample_command(
         help="A CSV, zipped CSV, JSON Lines or Parquet file, a dataset name, "
         "or datasets:/NAME@VERSION.",
     ),
-    k: int = typer.Option(..., "--k", help="Number of rows to draw."),
+    k: int = typer.Option(..., "--k", min=1, help="Number of rows to draw."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random generator."),
     name: str | None = typer.Option(
         None, "--name", help="Dataset name of the sample. Default: SOURCE-sample."
@@ -247,9 +299,16 @@ def augment_command(
 ) -> None:
     """Augment a registered train part and register the result as a new version."""
     from tether.data.augmentation import augment_version
+    from tether.data.versions import resolve
 
     check_format(output, ["text", "json"])
     check_choice("--method", method, AUGMENT_METHODS)
+    if method != "noise" and target is None:
+        raise typer.BadParameter(
+            f"--method {method} needs --target, the class column to balance"
+        )
+    parent = resolve(dataset)
+    require_table(parent, "tether data augment")
     options: dict[str, Any] = {"target": target, "seed": seed}
     if method == "noise":
         options.update(scale=scale, copies=copies, columns=columns or None)
@@ -258,7 +317,7 @@ def augment_command(
         if method in ("smote", "adasyn"):
             options["neighbors"] = neighbors
     version, record = augment_version(
-        dataset, method, name=name, allow_unsplit=allow_unsplit, **options
+        parent, method, name=name, allow_unsplit=allow_unsplit, **options
     )
     summary = {
         "uri": version.uri,

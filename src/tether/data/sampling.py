@@ -251,10 +251,17 @@ def read_chunks(
     """Yield a CSV, zipped CSV, JSON Lines or Parquet file in chunks of rows.
 
     Raises:
-        DataError: the file does not exist, cannot be parsed, or is a JSON array,
-            which cannot be read in chunks.
+        DataError: the path is a folder, the file does not exist or cannot be
+            parsed, or it is a JSON array, which cannot be read in chunks.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a folder, not a data file; pass one of its files, or "
+            "acquire a folder of CSV, Parquet or JSON files as one table and "
+            "sample that dataset",
+            source=str(path),
+        )
     if not path.is_file():
         raise DataError(
             f"data file {path} does not exist; check the path", source=str(path)
@@ -329,7 +336,14 @@ def sample_source(
         source = _registered(source)
     if isinstance(source, DatasetVersionRecord):
         from tether.artifacts import get_objects
+        from tether.artifacts.objects import MANIFEST_MEDIA_TYPE
 
+        if source.media_type == MANIFEST_MEDIA_TYPE:
+            raise DataError(
+                f"{source.uri} is a set of files, not a table, so it has no rows to "
+                "sample; pass a data file or a table version",
+                source=source.uri,
+            )
         path = get_objects().path(source.object_digest)
         media_type: str | None = source.media_type
         origin, default_name = source.uri, source.name

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,12 @@ def register(
 
     Returns:
         The new version, or the latest one when the content is unchanged.
+
+    Raises:
+        ConfigError: ``data`` is neither a DataFrame nor a file path, or
+            ``name`` or ``role`` is invalid.
+        DataError: the DataFrame has duplicate column names, or the file is
+            missing or cannot be parsed.
     """
     from tether.active import current
 
@@ -209,8 +216,17 @@ def _load_input(
 
     extra = dict(source or {})
     if isinstance(data, pd.DataFrame):
+        _require_unique_columns(data)
         payload, _, media_type = to_bytes(data)
         return data, payload, media_type, {"type": "dataframe", **extra}
+    if not isinstance(data, str | os.PathLike):
+        got = "None" if data is None else type(data).__qualname__
+        raise ConfigError(
+            "data must be a pandas DataFrame or a file path, got "
+            f"{got}; {_conversion_hint(data)}",
+            setting="data",
+            value=got,
+        )
     path = Path(data)
     media_type = media_type_of(path)
     frame = read_table(path, media_type)
@@ -222,6 +238,32 @@ def _load_input(
         **extra,
     }
     return frame, path.read_bytes(), media_type, record
+
+
+def _conversion_hint(data: Any) -> str:
+    """Return how to turn ``data`` into something :func:`register` accepts."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.Series):
+        return "pass series.to_frame() for one column"
+    if isinstance(data, np.ndarray):
+        return "pass pd.DataFrame(array, columns=[...]) with a name for each column"
+    if isinstance(data, Mapping):
+        return "pass pd.DataFrame(data) to make a column of each key"
+    return "pass a pandas DataFrame, or the path of a CSV, Parquet or JSON file"
+
+
+def _require_unique_columns(frame: pd.DataFrame) -> None:
+    """Raise DataError when two columns share a name, which Parquet cannot store."""
+    repeated = frame.columns[frame.columns.duplicated()].unique()
+    if len(repeated):
+        names = ", ".join(repr(name) for name in repeated)
+        raise DataError(
+            f"the DataFrame has duplicate column names ({names}), which Parquet "
+            "cannot store; rename the columns so that each name is unique, or keep "
+            "the first of each with frame.loc[:, ~frame.columns.duplicated()]"
+        )
 
 
 def _frame_from_bytes(data: bytes, media_type: str) -> pd.DataFrame:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from tether.active import RunLike as Run
 
 _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+)://")
+SOURCE_SCHEMES = ("file", "http", "https", "s3")
+"""URL schemes that :func:`acquire` reads; databases go through ``acquire_sql``."""
 
 
 def acquire(
@@ -51,8 +53,7 @@ def acquire(
 
     run = run or current()
     text = str(source)
-    match = _URL.match(text)
-    scheme = match.group("scheme").lower() if match else None
+    scheme = url_scheme(text)
     _reject_unused(scheme, storage_options, timeout, headers)
     if scheme in ("http", "https"):
         from tether.data.acquisition.http import DEFAULT_TIMEOUT_SECONDS, acquire_http
@@ -77,7 +78,7 @@ def acquire(
             role=role,
             storage_options=storage_options,
         )
-    if scheme is not None and scheme != "file":
+    if scheme is not None and scheme not in SOURCE_SCHEMES:
         raise ConfigError(
             f"unsupported source scheme {scheme}:// in {text!r}; pass a local path or "
             "glob, an http(s):// URL or an s3:// URL, and use acquire_sql() for a "
@@ -89,6 +90,12 @@ def acquire(
 
     local = text.removeprefix("file://") if scheme == "file" else source
     return acquire_local(name, local, format=format, run=run, role=role)
+
+
+def url_scheme(source: str) -> str | None:
+    """Return the lowercase scheme of a URL such as ``s3://b/k``, or None for a path."""
+    match = _URL.match(source)
+    return match.group("scheme").lower() if match else None
 
 
 def _reject_unused(

@@ -10,6 +10,8 @@ request carries ``If-None-Match`` and ``If-Modified-Since``, and a
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -85,6 +87,7 @@ def acquire_http(
     requested = check_format(format)
     masked_url = redact_url(url)
     _check_url(url, masked_url)
+    _check_request_options(timeout, headers)
     latest = get_store().latest_dataset_version(name)
     conditions = _conditions(latest, masked_url)
     with tempfile.TemporaryDirectory(
@@ -173,6 +176,48 @@ def _check_url(url: str, masked_url: str) -> None:
             setting="source",
             value=masked_url,
         )
+
+
+def _check_request_options(timeout: Any, headers: Any) -> None:
+    """Reject a timeout that is not a positive number, or headers that are not a dict.
+
+    Messages name the type of a bad header value, never the value, which may be
+    a credential.
+    """
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, numbers.Real)
+        or not 0 < float(timeout) < math.inf
+    ):
+        raise ConfigError(
+            f"invalid timeout {timeout!r}: use a positive number of seconds, such "
+            f"as {DEFAULT_TIMEOUT_SECONDS:g}",
+            setting="timeout",
+            value=timeout,
+        )
+    if headers is None:
+        return
+    if not isinstance(headers, Mapping):
+        raise ConfigError(
+            f"invalid headers: got a {type(headers).__qualname__}, expected a dict "
+            "of header names to values, such as {'Authorization': 'Bearer TOKEN'}",
+            setting="headers",
+            value=type(headers).__qualname__,
+        )
+    for key, value in headers.items():
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"invalid header name {key!r}: header names must be strings",
+                setting="headers",
+                value=key,
+            )
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"invalid value of header {key!r}: got type "
+                f"{type(value).__qualname__}, expected a string",
+                setting="headers",
+                value=key,
+            )
 
 
 def _conditions(latest: DatasetVersionRecord | None, masked_url: str) -> dict[str, str]:

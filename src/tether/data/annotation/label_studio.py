@@ -282,8 +282,15 @@ def _parse_file(path: Path) -> list[Any]:
             f"{exc.msg}); export the project from Label Studio with format JSON",
             source=str(path),
         ) from None
-    if isinstance(data, dict):
+    if isinstance(data, dict) and "data" in data:
         return [data]  # a single task, as Label Studio writes to cloud storage
+    if isinstance(data, dict):
+        raise DataError(
+            f"{path.name} contains a JSON object without a 'data' field, not a list "
+            "of tasks; the file must hold a JSON list of tasks, so export the "
+            "project from Label Studio with format JSON",
+            source=str(path),
+        )
     if not isinstance(data, list):
         raise DataError(
             f"{path.name} contains a JSON {type(data).__name__}, not a list of tasks; "
@@ -437,12 +444,33 @@ def _choice(result: Any, where: str, from_name: str | None) -> str | None:
             "pick one with from_name (--from-name)"
         )
     (chosen,) = found.values()
-    if len(chosen) != 1 or not isinstance(chosen[0], str) or not chosen[0]:
+    if len(chosen) != 1:
         raise DataError(
             f"{where}: value.choices is {chosen!r}, expected exactly one label; "
             'annotation sets hold single-label classification (choice="single")'
         )
-    return str(chosen[0])
+    label = chosen[0]
+    if not isinstance(label, str) or not label:
+        is_number = isinstance(label, int | float) and not isinstance(label, bool)
+        fix = f'write it as the string "{label}"' if is_number else "write it as text"
+        raise DataError(
+            f"{where}: value.choices is {chosen!r}, but a label must be a non-empty "
+            f"string, not {_json_kind(label)}; {fix}"
+        )
+    return label
+
+
+def _json_kind(value: Any) -> str:
+    """Name the JSON type of a value for a message, e.g. ``a number`` or ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if value == "":
+        return "an empty string"
+    return f"a JSON {type(value).__name__}"
 
 
 def _annotator(completed_by: Any, where: str) -> str:

@@ -53,6 +53,15 @@ def resample(
             "drop or label those rows before resampling",
             source=target,
         )
+    classes = labels.unique()
+    if len(classes) == 1:
+        only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise DataError(
+            f"target column {target!r} has a single class ({only!r}), so "
+            f"{method} has nothing to balance; choose a target column with at least "
+            "two classes",
+            source=target,
+        )
     if method in SYNTHETIC_METHODS:
         return _synthesize(frame, method, target, seed, sampling_strategy, neighbors)
     return _resample_rows(frame, method, target, seed, sampling_strategy)
@@ -146,12 +155,6 @@ def _require_neighbors(labels: pd.Series, neighbors: int, method: str) -> None:
             value=neighbors,
         )
     counts = labels.value_counts()
-    if len(counts) < 2:
-        raise DataError(
-            f"target column {labels.name!r} has a single class, so there is nothing "
-            "to balance; check the target column",
-            source=str(labels.name),
-        )
     minority = counts.iloc[1:]
     too_small = minority[minority <= neighbors]
     if len(too_small) == 0 or method != "smote":

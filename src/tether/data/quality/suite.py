@@ -132,7 +132,6 @@ class QualityReport:
     def to_json(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as indented JSON and return the path."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), allow_nan=False, indent=2, ensure_ascii=False)
         write_text(target, text + "\n")
         return target
@@ -145,7 +144,6 @@ class QualityReport:
         from tether.data.quality.html import render_html
 
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, render_html(self))
         logger.info("wrote quality report %s", target)
         return target

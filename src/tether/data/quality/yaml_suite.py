@@ -142,7 +142,6 @@ def dump_suite(suite: Suite, path: str | Path | None = None) -> str:
     )
     if path is not None:
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_text(target, text)
     return text
 

@@ -22,7 +22,8 @@ def require_column(frame: pd.DataFrame, column: str, setting: str) -> None:
     """Raise ConfigError when ``column`` is not a column of ``frame``."""
     if column not in frame.columns:
         present = ", ".join(str(name) for name in frame.columns)
-        label = "column" if setting == "column" else f"{setting} column"
+        # The settings "column" and "columns" name the column itself: no prefix.
+        label = "column" if setting in ("column", "columns") else f"{setting} column"
         raise ConfigError(
             f"{label} {column!r} is missing from the frame; present columns: {present}",
             setting=setting,
