@@ -1,7 +1,7 @@
 """Sizes, data, timing helpers and the result file shared by the benchmark workers.
 
-The module uses the standard library only, because Tether's, MLflow's and
-DVC's virtual environments all import it. Each worker puts this folder first
+The module uses the standard library only, because Tether's, MLflow's, DVC's
+and Prefect's virtual environments all import it. Each worker puts this folder first
 on ``sys.path`` when it runs as a script.
 """
 
@@ -34,6 +34,9 @@ WORKLOADS = (
     "hash_file",
     "tree",
     "quality",
+    "cli_start",
+    "pipeline50",
+    "pipeline50_cached",
 )
 
 # The tools that each workload compares Tether with. An empty tuple means
@@ -52,6 +55,9 @@ PEERS: dict[str, tuple[str, ...]] = {
     "hash_file": ("dvc",),
     "tree": ("dvc",),
     "quality": (),
+    "cli_start": ("prefect",),
+    "pipeline50": ("prefect",),
+    "pipeline50_cached": ("prefect",),
 }
 
 # The peer tools' pinned packages, each installed into its own virtual
@@ -60,6 +66,7 @@ PEERS: dict[str, tuple[str, ...]] = {
 # did not serve when this pin was chosen, so the newest installable is used.
 MLFLOW_REQUIREMENT = "mlflow==3.17.2"
 DVC_REQUIREMENT = "dvc==3.67.1"
+PREFECT_REQUIREMENT = "prefect==3.9.1"
 
 # Sizes at scale 1.0. The runner's `--quick` multiplies each by 0.1.
 BASE_SIZES = {
@@ -74,6 +81,7 @@ BASE_SIZES = {
     "hash_file_mb": 2_000,
     "tree_files": 100_000,
     "quality_rows": 336_776,
+    "pipeline_steps": 50,
 }
 
 BATCH_SIZE = 1_000
@@ -406,6 +414,6 @@ def parse_worker_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_result(path: Path, result: dict[str, float]) -> None:
-    """Write one workload's measurements as JSON."""
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write one workload's measurements (and any lists of names it reports) as JSON."""
     path.write_text(json.dumps(result, indent=2, sort_keys=True))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bench_common as common
+import bench_pipelines as pipelines
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,33 @@ MEASURES = (
     Measure("quality", "rows", "rows of the flights table", True),
     Measure("quality", "checks", "checks in the suite", True),
     Measure("quality", "validate_s", "validate the table (s)", False),
+    Measure("cli_start", "seconds", "`--help` in a new process (s)", False),
+    Measure("cli_start", "modules", "modules loaded by `--help`", False),
+    Measure("cli_start", "heavy_modules", "ML or web packages among them", False),
+    Measure("pipeline50", "process_s", "new process: import, run, exit (s)", False),
+    Measure("pipeline50", "run_s", "the run in a new store, in-process (s)", False),
+    Measure("pipeline50", "overhead_ms", "overhead per step (ms)", False),
+    Measure("pipeline50_cached", "run_s", "second run, in-process (s)", False),
+    Measure("pipeline50_cached", "overhead_ms", "overhead per cached step (ms)", False),
+    Measure(
+        "pipeline50_cached", "process_s", "third run, new process: whole (s)", False
+    ),
 )
 
 # The names of the peer tools as the page shows them.
-PEER_NAMES = {"mlflow": "MLflow", "dvc": "DVC"}
+PEER_NAMES = {"mlflow": "MLflow", "dvc": "DVC", "prefect": "Prefect"}
 
 INTRO = """\
-# Benchmarks: Tether, MLflow and DVC
+# Benchmarks: Tether, MLflow, DVC and Prefect
 
 This page is written by `make bench` (`benchmarks/run.py`). Each row of the
 table compares Tether with the peer tool in its Peer column. The tracking
 workloads (import to artifacts) compare it with MLflow, both on a local
 SQLite store. The data versioning workloads (hash_file and tree) compare it
 with DVC {dvc_version}. The scale and quality workloads run Tether alone.
+The command-line and pipeline workloads (cli_start, pipeline50 and
+pipeline50_cached) compare it with Prefect {prefect_version}, which runs
+its flows against a temporary local server with a new SQLite database.
 Each workload runs as a separate process per tool, in a new temporary
 folder with a new store, outside any git repository. The tools alternate,
 every workload is repeated, and the table shows the median of the repeats.
@@ -78,7 +93,10 @@ worker process around the calls named below, so they include whatever the
 tool does in that process (imports it defers, background threads, SQLite
 commits), but not the creation of the store. DVC runs as the `dvc` command,
 so its durations run from the start of a `dvc` process to its exit, and
-include starting Python and importing DVC.
+include starting Python and importing DVC. The cli_start workload, and the
+rows of the pipeline workloads whose measure names a "new process", also
+time whole processes, from start to exit. The other pipeline rows time the pipeline
+call inside its process, which for pipeline50 includes creating the store.
 
 These are whole-process figures from this runner on the machine described
 below. They show where each tool spends time on this workload mix. They are
@@ -165,6 +183,51 @@ WORKLOAD_NOTES = """\
   error may fail. A scaled-down run checks a seeded sample of the rows in
   table order, so the suite's row-count check fails there, and a scale
   above 1 repeats the table with shifted flight numbers.
+- **cli_start** (peer: Prefect): the wall time of `tether --help` and
+  `prefect --help`, each the console script of its tool's virtual
+  environment, from process start to exit. Each worker runs the command
+  once untimed, then {cli_samples} times, and reports the median. One more
+  untimed run executes the same script with `--help` through `runpy` and
+  lists `sys.modules` at exit. The second row counts those modules. The
+  third counts the top-level packages among them that are machine learning
+  libraries or web frameworks, from this list:
+  {heavy_packages}.
+  Tether's side fails if it finds one. `tether --help` imports the
+  `tether` package and every command module, so the check covers
+  `import tether` too. The raw results
+  (`.bench/results.json`) keep the list of top-level packages of each run.
+- **pipeline50** (peer: Prefect): a pipeline of {pipeline_steps} trivial
+  steps, each returning a small integer computed from its inputs. A chain
+  of {chain} calls of `advance(value)` is followed by {fan_out} calls of
+  `spread(value, index)` on the chain's last value, which may run at the
+  same time. The pipeline returns the chain's last value and the fan-out's
+  values, which must equal those of the plain functions. Every step call has
+  other inputs, so no call can reuse the cached result of another. Tether
+  uses `@tether.step` and `@tether.pipeline` on the default in-process
+  executor (one thread per CPU core). Prefect uses
+  `@task(cache_policy=INPUTS + TASK_SOURCE)` and `@flow`, and submits every
+  task with `.submit()` to the flow's default thread pool, passing futures
+  from task to task. Each tool's pipeline is a script
+  (`benchmarks/pipeline50_tether.py`, `benchmarks/pipeline50_prefect.py`)
+  run in a new process with a new store: `TETHER_HOME`, or `PREFECT_HOME`
+  with no `PREFECT_API_URL`, in the workload's folder. The first row is
+  that process from start to exit, which includes importing the tool and
+  defining the steps. The second row is the pipeline call alone. For
+  Tether it includes creating the store, and for Prefect starting its
+  temporary server, which creates its database. The overhead per step is
+  the second row minus the time of calling the undecorated functions in the
+  same shape (about 15 µs), divided by {pipeline_steps}. Every step must
+  run, and none may come from cache.
+- **pipeline50_cached** (peer: Prefect): the same script runs the pipeline
+  twice in one new process with a new store, then once more in another new
+  process on the same store. The second and third runs must serve every
+  step from cache: Tether reports each step as `cached`, and each Prefect
+  task run ends in the `Cached` state. The first row is the second run's
+  pipeline call inside its process, and the second row its overhead per
+  step, computed as for pipeline50. The third row is the third run's
+  process from start to exit: it imports the tool, opens the existing store
+  (Prefect starts a new temporary server on the existing database), serves
+  every step from cache and exits.
 
 ## Where Tether is slower, and why
 
@@ -235,9 +298,40 @@ WORKLOAD_NOTES = """\
   that ends each add timing.
 - DVC's default cache types are `reflink,copy`: on a file system without
   reflinks, such as ext4, `dvc add` copies each file into its cache.
+- Prefect {prefect_version} with no `PREFECT_API_URL` starts a temporary
+  server for the process's first flow run: a uvicorn process serving
+  Prefect's API on a random port of 127.0.0.1, with a SQLite database in
+  `PREFECT_HOME` that it creates on first use. It stops the server when the
+  process exits. Every flow and task run reports its states and logs to
+  that server over HTTP. The first start, which creates the database, took
+  about 15 s in a trial run of this flow on the machine below, close to the
+  20 s that Prefect waits by default for the server to respond. So the workloads
+  set `PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS` to 600, which
+  changes no timing. The server's anonymous usage report
+  (`PREFECT_SERVER_ANALYTICS_ENABLED`) and the client's (`DO_NOT_TRACK`)
+  are off.
+- Both tools store every step's output. Tether writes it to its artifact
+  store, fsynced, and records each step call as a run with its cache key
+  and lineage edges in SQLite. Prefect writes the result of each cached
+  task to a file under `PREFECT_HOME/storage` and records the task run
+  through its server.
+- A cached step still costs Tether a new run. Tether records the run and
+  copies the outputs, the cache key and the lineage edges of the run it
+  reuses. It serves the cached steps one after another in the scheduler's
+  thread, in about 8 SQLite transactions per step.
+- In a new process, Tether pays several one-time costs. Defining the
+  first step imports `tether.pipelines`, which imports SQLAlchemy and the
+  store (0.5 to 0.6 s). The first pipeline run reads the metadata of every
+  installed distribution for its source record (about 0.15 s for the 136
+  distributions of Tether's development environment). The first value
+  stored or loaded imports NumPy and pandas (0.4 to 0.5 s), even when it
+  is a JSON integer. A new store also imports Alembic and creates the
+  schema (0.2 to 0.3 s). These figures come from timing each of these
+  steps alone in a new process, three times, on the machine below.
 - The ratio is Tether's median divided by the peer's for rates, and the
-  peer's divided by Tether's for times, latencies, errors and lost points,
-  so a ratio above 1 means Tether did better. "equal" marks two zeros.
+  peer's divided by Tether's for times, latencies, errors, lost points and
+  module counts, so a ratio above 1 means Tether did better. "equal" marks
+  two zeros, and "∞" a peer figure above Tether's zero.
   Rows with the peer "none" have no peer result and no ratio. The first
   two rows of the quality workload give its size.
 """
@@ -354,12 +448,10 @@ def setup_section(facts: dict[str, str]) -> str:
 
     Args:
         facts: Values for the keys cpu, cores, memory, os, python, tether,
-            command, date, repeat, elapsed, load and sizes, and for mlflow
-            and dvc when those peers ran.
+            command, date, repeat, elapsed, load and sizes, and for mlflow,
+            dvc and prefect when those peers ran.
     """
-    peers = [
-        (PEER_NAMES[name], facts[name]) for name in ("mlflow", "dvc") if name in facts
-    ]
+    peers = [(PEER_NAMES[name], facts[name]) for name in PEER_NAMES if name in facts]
     rows = [
         ("CPU", f"{facts['cpu']}, {facts['cores']} cores"),
         ("Memory", facts["memory"]),
@@ -380,7 +472,8 @@ def setup_section(facts: dict[str, str]) -> str:
 
 def sizes_text(scales: dict[str, float]) -> str:
     """Describe the scale of each workload, where 1 is the size described below."""
-    sized = {name: scale for name, scale in scales.items() if name != "import"}
+    unsized = ("import", "cli_start")
+    sized = {name: scale for name, scale in scales.items() if name not in unsized}
     full = [name for name, scale in sized.items() if scale == 1]
     scaled = [f"{name} × {scale:g}" for name, scale in sized.items() if scale != 1]
     if not scaled:
@@ -396,9 +489,18 @@ def render_page(
 ) -> str:
     """Return the whole Markdown page."""
     dvc_version = common.DVC_REQUIREMENT.partition("==")[2]
+    prefect_version = common.PREFECT_REQUIREMENT.partition("==")[2]
+    chain, fan_out = pipelines.pipeline_shape(common.BASE_SIZES["pipeline_steps"])
     notes = WORKLOAD_NOTES.format(
         batch_size=common.BATCH_SIZE,
         dvc_version=dvc_version,
+        prefect_version=prefect_version,
+        cli_samples=pipelines.CLI_SAMPLES,
+        heavy_packages=", ".join(
+            f"`{name}`" for name in sorted(pipelines.HEAVY_PACKAGES)
+        ),
+        chain=chain,
+        fan_out=fan_out,
         tree_min_bytes=common.TREE_MIN_BYTES,
         tree_max_bytes=common.TREE_MAX_BYTES,
         tree_folders=common.TREE_FOLDERS,
@@ -407,7 +509,7 @@ def render_page(
     )
     return "\n".join(
         [
-            INTRO.format(dvc_version=dvc_version),
+            INTRO.format(dvc_version=dvc_version, prefect_version=prefect_version),
             "## Results\n",
             results_table(medians),
             setup_section(facts),

@@ -1,13 +1,13 @@
-"""Benchmark Tether against MLflow and DVC and write the results page.
+"""Benchmark Tether against MLflow, DVC and Prefect and write the results page.
 
 Run it with ``make bench`` (``make bench ARGS="--quick"`` for a check at a
 tenth of every size). Each workload compares Tether with the peer tools
 that bench_common.PEERS names for it. On first use the runner creates
-``.bench/mlflow-venv`` and ``.bench/dvc-venv`` and installs each peer there,
-apart from Tether's own virtual environment, but only for the peers of the
-workloads it runs. Each workload runs as a separate worker process per
-tool, in a new temporary folder, alternating the tools, and the page shows
-the median of the repeats.
+``.bench/mlflow-venv``, ``.bench/dvc-venv`` and ``.bench/prefect-venv`` and
+installs each peer there, apart from Tether's own virtual environment, but
+only for the peers of the workloads it runs. Each workload runs as a
+separate worker process per tool, in a new temporary folder, alternating
+the tools, and the page shows the median of the repeats.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 MLFLOW_VENV = BENCH_DIR / "mlflow-venv"
 DVC_VENV = BENCH_DIR / "dvc-venv"
+PREFECT_VENV = BENCH_DIR / "prefect-venv"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 PARTIAL_OUTPUT = BENCH_DIR / "benchmarks-partial.md"
 RAW_OUTPUT = BENCH_DIR / "results.json"
@@ -54,6 +56,10 @@ CLEARED_VARIABLES = (
     "MLFLOW_ENABLE_ASYNC_LOGGING",
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "PREFECT_HOME",
+    "PREFECT_PROFILES_PATH",
 )
 
 
@@ -78,7 +84,8 @@ class WorkerError(RuntimeError):
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the runner's command line."""
     parser = argparse.ArgumentParser(
-        description="Benchmark Tether against MLflow and DVC and write a Markdown page."
+        description="Benchmark Tether against MLflow, DVC and Prefect and write a "
+        "Markdown page."
     )
     parser.add_argument(
         "--repeat",
@@ -190,10 +197,12 @@ def time_import(tool: Tool, folder: Path) -> dict[str, float]:
     return {"seconds": seconds}
 
 
-def run_worker(
-    tool: Tool, workload: str, scale: float, folder: Path
-) -> dict[str, float]:
-    """Run one workload in the tool's worker script and return its measurements."""
+def run_worker(tool: Tool, workload: str, scale: float, folder: Path) -> dict[str, Any]:
+    """Run one workload in the tool's worker script and return its measurements.
+
+    A result may also hold lists of names, such as the packages that the
+    cli_start workload found loaded, which the raw results keep.
+    """
     out = folder / "result.json"
     command = [
         str(tool.python),
@@ -217,11 +226,11 @@ def run_worker(
             f"{shlex.join(command)} exited with {completed.returncode}:\n"
             f"{completed.stderr[-4000:]}"
         )
-    result: dict[str, float] = json.loads(out.read_text())
+    result: dict[str, Any] = json.loads(out.read_text())
     return result
 
 
-def measure_once(tool: Tool, workload: str, scale: float) -> dict[str, float] | None:
+def measure_once(tool: Tool, workload: str, scale: float) -> dict[str, Any] | None:
     """Run one repeat of a workload in a new temporary folder, or return None on failure."""
     folder = Path(tempfile.mkdtemp(prefix=f"bench-{tool.name}-"))
     try:
@@ -237,7 +246,7 @@ def measure_once(tool: Tool, workload: str, scale: float) -> dict[str, float] | 
 
 def run_workloads(
     tools: Sequence[Tool], scales: dict[str, float], repeat: int, loads: list[float]
-) -> dict[str, dict[str, list[dict[str, float]]]]:
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Run every workload ``repeat`` times per tool, alternating which tool goes first.
 
     Appends the 1-minute load average seen before each worker to ``loads``,
@@ -246,7 +255,7 @@ def run_workloads(
     Returns:
         ``samples[workload][tool]``: the measurements of each successful repeat.
     """
-    samples: dict[str, dict[str, list[dict[str, float]]]] = {}
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for workload, scale in scales.items():
         runners = [
             tool
@@ -274,14 +283,21 @@ def run_workloads(
 
 
 def median_results(
-    samples: dict[str, dict[str, list[dict[str, float]]]],
+    samples: dict[str, dict[str, list[dict[str, Any]]]],
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Return the median of each measurement over the repeats."""
+    """Return the median of each numeric measurement over the repeats."""
     medians: dict[str, dict[str, dict[str, float]]] = {}
     for workload, by_tool in samples.items():
         medians[workload] = {}
         for tool, results in by_tool.items():
-            keys = sorted({key for result in results for key in result})
+            keys = sorted(
+                {
+                    key
+                    for result in results
+                    for key, value in result.items()
+                    if isinstance(value, int | float)
+                }
+            )
             medians[workload][tool] = {
                 key: common.median([r.get(key, math.nan) for r in results])
                 for key in keys
@@ -388,13 +404,19 @@ def peer_facts(tools: Sequence[Tool]) -> dict[str, str]:
                 f"{version} (the `dvc` package, run as the `dvc` command; "
                 f"`dvc --version` takes {start:.2f} s from process start to exit)"
             )
+        elif tool.name == "prefect":
+            version = package_version(tool.python, "prefect")
+            facts["prefect"] = (
+                f"{version} (the `prefect` package, with a temporary local server "
+                "on 127.0.0.1 and a new SQLite database per workload)"
+            )
     return facts
 
 
 def peers_needed(workloads: Sequence[str]) -> list[str]:
     """Return the peer tools that the given workloads compare Tether with, in order."""
     needed = {peer for workload in workloads for peer in common.PEERS[workload]}
-    return [peer for peer in ("mlflow", "dvc") if peer in needed]
+    return [peer for peer in ("mlflow", "dvc", "prefect") if peer in needed]
 
 
 def make_tools(workloads: Sequence[str]) -> list[Tool]:
@@ -420,12 +442,17 @@ def make_tools(workloads: Sequence[str]) -> list[Tool]:
         elif peer == "dvc":
             python = ensure_venv(DVC_VENV, common.DVC_REQUIREMENT)
             tools.append(Tool("dvc", python, here / "workloads_dvc.py", "import dvc"))
+        elif peer == "prefect":
+            python = ensure_venv(PREFECT_VENV, common.PREFECT_REQUIREMENT)
+            tools.append(
+                Tool("prefect", python, here / "workloads_prefect.py", "import prefect")
+            )
     return tools
 
 
 def write_outputs(
     args: argparse.Namespace,
-    samples: dict[str, dict[str, list[dict[str, float]]]],
+    samples: dict[str, dict[str, list[dict[str, Any]]]],
     facts: dict[str, str],
 ) -> None:
     """Write the Markdown page and the raw samples, and print the results table."""

@@ -6,7 +6,9 @@ per workload and repeat, each time in a new empty folder::
     .venv/bin/python benchmarks/workloads_tether.py log_metric --folder DIR --out FILE
 
 The store and the objects go to ``DIR/tether`` (``TETHER_HOME``). The data
-workloads (hash_file, tree, quality) are in workloads_tether_data.py.
+workloads (hash_file, tree, quality) are in workloads_tether_data.py, and
+the workloads compared with Prefect (cli_start, pipeline50,
+pipeline50_cached) in workloads_tether_pipelines.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
 import workloads_tether_data as data
+import workloads_tether_pipelines as pipelines
 
 EXPERIMENT = "bench"
 
@@ -299,7 +302,7 @@ def _scale_probe() -> None:
     )
 
 
-WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
+WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
     "log_metric": log_metric_calls,
     "log_batch": log_metric_batches,
     "runs_search": runs_and_search,
@@ -312,6 +315,9 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
     "hash_file": data.hash_file,
     "tree": data.tree,
     "quality": data.quality,
+    "cli_start": pipelines.cli_start,
+    "pipeline50": pipelines.pipeline50,
+    "pipeline50_cached": pipelines.pipeline50_cached,
 }
 
 

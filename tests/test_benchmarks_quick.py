@@ -1,7 +1,8 @@
 """The Tether side of each benchmark workload runs at a tiny size.
 
 Only that the workloads run and report every measure is checked here: the
-timings themselves are not asserted. Neither MLflow nor DVC is needed.
+timings themselves are not asserted. Neither MLflow, DVC nor Prefect is
+needed.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TINY_SCALE = 0.02
 # A 4 MB file, a tree of 200 files and 674 rows of the flights table.
 TINY_DATA_SCALE = 0.002
+# A pipeline of 5 steps: a chain of 4 and a fan-out of 1.
+TINY_PIPELINE_SCALE = 0.1
 MODULES = (
     "bench_common",
+    "bench_pipelines",
     "report",
     "run",
     "workloads_tether",
     "workloads_tether_data",
+    "workloads_tether_pipelines",
     "workloads_dvc",
+    "workloads_prefect",
 )
 
 
@@ -71,6 +77,58 @@ def test_data_workload_reports_every_measure(
     assert set(result) == expected_keys(benchmarks["report"], workload)
     assert all(math.isfinite(value) for value in result.values())
     assert all(value > 0 for value in result.values())
+
+
+@pytest.mark.parametrize("workload", ["pipeline50", "pipeline50_cached"])
+def test_pipeline_workload_reports_every_measure(
+    benchmarks: dict[str, ModuleType], tmp_path: Path, workload: str
+) -> None:
+    common = benchmarks["bench_common"]
+    run_workload = benchmarks["workloads_tether"].WORKLOADS[workload]
+    result = run_workload(common.scaled_sizes(TINY_PIPELINE_SCALE), tmp_path)
+    assert set(result) == expected_keys(benchmarks["report"], workload)
+    assert all(math.isfinite(value) for value in result.values())
+    assert result["process_s"] > result["run_s"] > 0
+
+
+def test_cli_start_lists_packages(
+    benchmarks: dict[str, ModuleType],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(benchmarks["bench_pipelines"], "CLI_SAMPLES", 1)
+    cli_start = benchmarks["workloads_tether"].WORKLOADS["cli_start"]
+    result = cli_start({}, tmp_path)
+    numeric = {key for key, value in result.items() if isinstance(value, float)}
+    assert numeric == expected_keys(benchmarks["report"], "cli_start")
+    assert result["heavy_modules"] == 0
+    assert result["heavy_packages"] == []
+    assert "tether" in result["packages"]
+    assert "typer" in result["packages"]
+    assert result["modules"] > len(result["packages"])
+
+
+def test_cli_start_rejects_heavy_package(
+    benchmarks: dict[str, ModuleType],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pipelines = benchmarks["bench_pipelines"]
+    monkeypatch.setattr(pipelines, "CLI_SAMPLES", 1)
+    monkeypatch.setattr(pipelines, "HEAVY_PACKAGES", frozenset({"typer"}))
+    cli_start = benchmarks["workloads_tether"].WORKLOADS["cli_start"]
+    with pytest.raises(benchmarks["bench_common"].MismatchError, match="typer"):
+        cli_start({}, tmp_path)
+
+
+def test_pipeline_shape_of_fifty(benchmarks: dict[str, ModuleType]) -> None:
+    pipelines = benchmarks["bench_pipelines"]
+    assert pipelines.pipeline_shape(50) == (26, 24)
+    assert pipelines.pipeline_shape(5) == (4, 1)
+    assert pipelines.pipeline_shape(1) == (1, 0)
+    values = pipelines.expected_values(50)
+    assert len(values) == 25
+    assert values[1] == pipelines.spread_value(values[0], 0)
 
 
 def test_tree_workload_adds_two_versions(
@@ -178,6 +236,7 @@ def test_peers_cover_every_workload(benchmarks: dict[str, ModuleType]) -> None:
     assert common.PEERS["tree"] == ("dvc",)
     assert common.PEERS["artifacts"] == ("mlflow",)
     assert common.PEERS["quality"] == ()
+    assert common.PEERS["pipeline50_cached"] == ("prefect",)
 
 
 def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
@@ -185,6 +244,20 @@ def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
     assert run.peers_needed(["hash_file"]) == ["dvc"]
     assert run.peers_needed(["quality", "scale"]) == []
     assert run.peers_needed(["tree", "import"]) == ["mlflow", "dvc"]
+    assert run.peers_needed(["cli_start", "hash_file"]) == ["dvc", "prefect"]
+
+
+def test_median_skips_name_lists(benchmarks: dict[str, ModuleType]) -> None:
+    run = benchmarks["run"]
+    samples = {
+        "cli_start": {
+            "tether": [
+                {"seconds": 1.0, "packages": ["tether"]},
+                {"seconds": 3.0, "packages": ["tether", "typer"]},
+            ]
+        }
+    }
+    assert run.median_results(samples) == {"cli_start": {"tether": {"seconds": 2.0}}}
 
 
 def test_results_table_names_peers(benchmarks: dict[str, ModuleType]) -> None:
@@ -198,6 +271,37 @@ def test_results_table_names_peers(benchmarks: dict[str, ModuleType]) -> None:
         "| tree | add the tree of small files (s) | DVC | 1.00 | 3.00 | 3.00 |" in lines
     )
     assert "| quality | validate the table (s) | none | 0.5 | not run | n/a |" in lines
+
+
+def test_results_table_prefect_rows(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    medians = {
+        "pipeline50_cached": {"tether": {"run_s": 0.5}, "prefect": {"run_s": 5.0}},
+        "cli_start": {
+            "tether": {"heavy_modules": 0.0},
+            "prefect": {"heavy_modules": 1.0},
+        },
+    }
+    lines = report.results_table(medians).splitlines()
+    assert (
+        "| pipeline50_cached | second run, in-process (s) | Prefect | 0.5 | 5.00 | 10 |"
+        in lines
+    )
+    assert (
+        "| cli_start | ML or web packages among them | Prefect | 0 | 1.00 | ∞ |"
+        in lines
+    )
+
+
+def test_page_describes_pipelines(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    keys = ("cpu", "cores", "memory", "os", "python", "tether", "command", "date")
+    facts = {key: key for key in keys}
+    facts.update(repeat="1", elapsed="1", load="1", sizes="1", prefect="3.9.1")
+    page = report.render_page({}, facts)
+    assert "- Prefect: 3.9.1" in page.splitlines()
+    assert "compare it with Prefect 3.9.1" in page
+    assert "26 calls of `advance(value)` is followed by 24 calls" in page
 
 
 def test_setup_lists_only_peers_run(benchmarks: dict[str, ModuleType]) -> None:
@@ -236,6 +340,22 @@ def test_dvc_environment_stays_in_folder(
     assert environment["DVC_GLOBAL_CONFIG_DIR"].startswith(str(tmp_path))
     assert environment["DVC_SYSTEM_CONFIG_DIR"].startswith(str(tmp_path))
     assert "DVC_STUDIO_TOKEN" not in environment
+    assert environment["PATH"] == os.environ["PATH"]
+
+
+def test_prefect_environment_stays_in_folder(
+    benchmarks: dict[str, ModuleType],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    monkeypatch.setenv("PREFECT_PROFILES_PATH", "/var/tmp/profiles.toml")
+    environment = benchmarks["workloads_prefect"].prefect_environment(tmp_path)
+    assert "PREFECT_API_URL" not in environment
+    assert "PREFECT_PROFILES_PATH" not in environment
+    assert environment["PREFECT_HOME"] == str(tmp_path / "prefect-home")
+    assert environment["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert environment["DO_NOT_TRACK"] == "true"
     assert environment["PATH"] == os.environ["PATH"]
 
 
