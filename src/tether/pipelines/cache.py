@@ -23,6 +23,7 @@ from tether.pipelines.context import Origin
 from tether.pipelines.step_spec import StepSpec
 from tether.pipelines.values import digest_of
 from tether.store import get_store
+from tether.store.records import ArtifactRecord
 from tether.version import __version__
 
 OUTPUTS_FILE = "outputs.json"
@@ -52,11 +53,16 @@ class CacheKey:
 
 @dataclass
 class CachedOutputs:
-    """The stored outputs of a finished step run that a call can reuse."""
+    """The stored outputs of a finished step run that a call can reuse.
+
+    ``artifacts`` are that run's artifact records, read once for the lookup
+    and copied to the run that reuses them.
+    """
 
     run_id: str
     items: list[Origin] = field(default_factory=list)
     is_tuple: bool = False
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
 
 
 def build_key(
@@ -115,7 +121,8 @@ def find_cached(key: CacheKey) -> CachedOutputs | None:
     source_id = store.find_cached_run(key.digest)
     if source_id is None:
         return None
-    artifacts = {a.path: a for a in store.list_artifacts(source_id)}
+    records = store.list_artifacts(source_id)
+    artifacts = {a.path: a for a in records}
     if OUTPUTS_FILE not in artifacts:
         return None
     described = json.loads(objects.read_bytes(artifacts[OUTPUTS_FILE].digest))
@@ -124,7 +131,7 @@ def find_cached(key: CacheKey) -> CachedOutputs | None:
     ]
     if not all(objects.exists(item.digest) for item in items):
         return None
-    return CachedOutputs(source_id, items, bool(described["tuple"]))
+    return CachedOutputs(source_id, items, bool(described["tuple"]), records)
 
 
 def key_record(

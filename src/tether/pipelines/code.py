@@ -43,10 +43,7 @@ def _collect(function: Any, sources: dict[str, str]) -> None:
     name = f"{function.__module__}.{function.__qualname__}"
     if name in sources or not _is_project_code(function):
         return
-    try:
-        sources[name] = inspect.getsource(function)
-    except (OSError, TypeError):
-        sources[name] = function.__code__.co_code.hex()
+    sources[name] = _source(function)
     for referenced in _referenced_functions(function):
         _collect(referenced, sources)
 
@@ -99,3 +96,24 @@ def _is_project_code(function: types.FunctionType) -> bool:
     if function.__module__.startswith("tether."):
         return False
     return not str(filename).startswith(_LIBRARY_ROOTS)
+
+
+# Source text by code object. A code object belongs to one definition, and
+# reloading an edited module makes new code objects, so an entry never goes
+# stale; reading the source again for every step call cost a millisecond.
+_sources: dict[types.CodeType, str] = {}
+MAX_CACHED_SOURCES = 10_000
+
+
+def _source(function: types.FunctionType) -> str:
+    code = function.__code__
+    found = _sources.get(code)
+    if found is None:
+        try:
+            found = inspect.getsource(function)
+        except (OSError, TypeError):
+            found = code.co_code.hex()
+        if len(_sources) >= MAX_CACHED_SOURCES:
+            _sources.clear()
+        _sources[code] = found
+    return found

@@ -8,6 +8,7 @@ cached step looks the same as through one that ran.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tether.pipelines.cache import (
@@ -18,9 +19,10 @@ from tether.pipelines.cache import (
     key_record,
 )
 from tether.pipelines.context import Origin
-from tether.pipelines.worker import link_inputs
+from tether.pipelines.worker import input_records, log_params
+from tether.store import get_store
 from tether.store.records import ArtifactRecord, Edge
-from tether.tracking.run import FINISHED, Run, start_run
+from tether.tracking.run import FINISHED, start_run
 
 if TYPE_CHECKING:
     from tether.pipelines.scheduler import PipelineState
@@ -34,7 +36,11 @@ def record_reused_run(
     cached: CachedOutputs,
     state: PipelineState,
 ) -> str:
-    """Record a FINISHED step run that reuses ``cached``; return its id."""
+    """Record a FINISHED step run that reuses ``cached``; return its id.
+
+    The run's input and output records and edges are written in one
+    transaction, so a cached step costs three commits: create, record, end.
+    """
     run = start_run(
         experiment=state.experiment,
         name=label,
@@ -44,11 +50,14 @@ def record_reused_run(
         parent_id=state.run_id,
     )
     try:
-        link_inputs(run, {**values, **dict.fromkeys(refs)}, refs)
-        _copy_outputs(run, cached.run_id)
-        run.log_dict(
-            key_record(key, cache=True, forced=state.force, label=label), KEY_FILE
-        )
+        log_params(run, {**values, **dict.fromkeys(refs)}, refs)
+        records, edges = input_records(run.id, refs)
+        copied, copied_edges = _copied_outputs(run.id, cached)
+        if not any(record.path == KEY_FILE for record in copied):
+            run.log_dict(
+                key_record(key, cache=True, forced=state.force, label=label), KEY_FILE
+            )
+        run.store.log_artifacts_and_edges(records + copied, edges + copied_edges)
     except BaseException:
         run.end("FAILED", error="could not record the cached outputs")
         raise
@@ -56,23 +65,24 @@ def record_reused_run(
     return run.id
 
 
-def _copy_outputs(run: Run, source_id: str) -> None:
-    store = run.store
-    for record in store.list_artifacts(source_id):
-        if record.role == "output" or record.path == OUTPUTS_FILE:
-            run.record_artifact(
-                ArtifactRecord(
-                    run.id,
-                    record.path,
-                    record.digest,
-                    record.size,
-                    record.media_type,
-                    record.is_dir,
-                    record.role,
-                )
-            )
-    for edge in store.edges_from("run", source_id):
-        run.link(Edge("run", run.id, edge.dst_kind, edge.dst_id, edge.relation))
-    for edge in store.edges_into("run", source_id):
-        if edge.src_kind != "artifact":
-            run.link(Edge(edge.src_kind, edge.src_id, "run", run.id, edge.relation))
+def _copied_outputs(
+    run_id: str, cached: CachedOutputs
+) -> tuple[list[ArtifactRecord], list[Edge]]:
+    """Return the cached run's output records and edges, made over to ``run_id``."""
+    store = get_store()
+    artifacts = cached.artifacts or store.list_artifacts(cached.run_id)
+    records = [
+        replace(record, run_id=run_id)
+        for record in artifacts
+        if record.role == "output" or record.path in (OUTPUTS_FILE, KEY_FILE)
+    ]
+    edges = [
+        Edge("run", run_id, edge.dst_kind, edge.dst_id, edge.relation)
+        for edge in store.edges_from("run", cached.run_id)
+    ]
+    edges += [
+        Edge(edge.src_kind, edge.src_id, "run", run_id, edge.relation)
+        for edge in store.edges_into("run", cached.run_id)
+        if edge.src_kind != "artifact"
+    ]
+    return records, edges

@@ -173,6 +173,14 @@ def link_inputs(
     run: Run, arguments: dict[str, Any], refs: dict[str, ctx.Origin]
 ) -> None:
     """Log JSON-compatible arguments as params and link upstream outputs as inputs."""
+    log_params(run, arguments, refs)
+    run.store.log_artifacts_and_edges(*input_records(run.id, refs))
+
+
+def log_params(
+    run: Run, arguments: dict[str, Any], refs: dict[str, ctx.Origin]
+) -> None:
+    """Log the JSON-compatible arguments that no step made as the run's params."""
     params = {
         name: value if isinstance(value, str) else _json_text(value)
         for name, value in arguments.items()
@@ -180,13 +188,23 @@ def link_inputs(
     }
     if params:
         run.log_params(params)
-    for name, origin in refs.items():
-        run.record_artifact(
-            ArtifactRecord(
-                run.id, f"inputs/{name}", origin.digest, 0, origin.kind, False, "input"
-            )
+
+
+def input_records(
+    run_id: str, refs: dict[str, ctx.Origin]
+) -> tuple[list[ArtifactRecord], list[Edge]]:
+    """Return the input artifact records and lineage edges of a step's upstream outputs."""
+    records = [
+        ArtifactRecord(
+            run_id, f"inputs/{name}", origin.digest, 0, origin.kind, False, "input"
         )
-        run.link(Edge("artifact", origin.digest, "run", run.id, "input"))
+        for name, origin in refs.items()
+    ]
+    edges = [
+        Edge("artifact", origin.digest, "run", run_id, "input")
+        for origin in refs.values()
+    ]
+    return records, edges
 
 
 def _json_text(value: Any) -> str:
@@ -263,6 +281,8 @@ def _store(
             step=task.label,
         )
     described = []
+    records = []
+    edges = []
     for index, item in enumerate(items):
         try:
             stored = save(run.objects, item)
@@ -273,7 +293,7 @@ def _store(
                 "materializer with tether.pipelines.register_materializer",
                 step=task.label,
             ) from None
-        run.record_artifact(
+        records.append(
             ArtifactRecord(
                 run.id,
                 f"outputs/{index}",
@@ -284,9 +304,10 @@ def _store(
                 "output",
             )
         )
-        run.link(Edge("run", run.id, "artifact", stored.blob.digest, "output"))
+        edges.append(Edge("run", run.id, "artifact", stored.blob.digest, "output"))
         described.append({"digest": stored.blob.digest, "kind": stored.kind})
         result.outputs.append(ctx.Origin(stored.blob.digest, stored.kind, run.id))
+    run.store.log_artifacts_and_edges(records, edges)
     run.log_dict({"tuple": is_tuple, "items": described}, OUTPUTS_FILE)
     result.is_tuple = is_tuple
     if task.keep_values:

@@ -27,6 +27,7 @@ from tether.store.model_ops import ModelOps
 from tether.store.names import id_for_name
 from tether.store.records import (
     ArtifactRecord,
+    Edge,
     MetricPoint,
     PendingWrites,
     RunRecord,
@@ -35,7 +36,11 @@ from tether.store.schedule_ops import ScheduleOps
 from tether.store.search_ops import SearchOps
 from tether.store.time import aware, utcnow
 from tether.store.transactions import write
-from tether.store.upserts import latest_metric_upsert, upsert
+from tether.store.upserts import (
+    insert_ignoring_duplicates,
+    latest_metric_upsert,
+    upsert,
+)
 from tether.store.values import MAX_PARAM_LENGTH, param_text, tag_text
 
 __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
@@ -250,6 +255,39 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
     def log_artifact(self, record: ArtifactRecord) -> None:
         """Record that a run logged a file or folder with the given digest."""
         self._upsert(t.artifacts, [_artifact_row(record)], ("run_id", "path"))
+
+    def log_artifacts_and_edges(
+        self, records: Sequence[ArtifactRecord], edges: Sequence[Edge]
+    ) -> None:
+        """Record artifacts and lineage edges in one transaction.
+
+        A pipeline step records its inputs, outputs and their edges together:
+        one commit instead of one per record. Duplicate edges are ignored.
+        """
+        rows = [_artifact_row(record) for record in records]
+        now = utcnow()
+        edge_rows = [
+            {
+                "src_kind": e.src_kind,
+                "src_id": e.src_id,
+                "dst_kind": e.dst_kind,
+                "dst_id": e.dst_id,
+                "relation": e.relation,
+                "created_at": now,
+            }
+            for e in dict.fromkeys(edges)
+        ]
+
+        def apply(conn: Connection) -> None:
+            self._upsert_rows(conn, t.artifacts, rows, ("run_id", "path"))
+            if edge_rows:
+                statement = insert_ignoring_duplicates(
+                    conn.dialect.name, t.lineage_edges
+                )
+                conn.execute(statement, edge_rows)
+
+        if rows or edge_rows:
+            write(self.engine, apply)
 
     def get_run(self, run_id: str) -> RunRecord:
         """Return one run with its params, tags and latest metrics."""

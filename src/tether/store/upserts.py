@@ -51,3 +51,8 @@ def latest_metric_upsert(dialect: str) -> Any:
 
 def _insert(dialect: str, table: Table) -> Any:
     return sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
+
+
+def insert_ignoring_duplicates(dialect: str, table: Table) -> Any:
+    """Return an ``INSERT … ON CONFLICT DO NOTHING`` for ``table``."""
+    return _insert(dialect, table).on_conflict_do_nothing()
