@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +35,15 @@ class Materialized:
 
 def to_bytes(value: Any) -> tuple[bytes, str, str]:
     """Serialize ``value``; return the bytes, the value kind and the media type."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, pd.DataFrame):
+    if is_json(value):
+        return json.dumps(value, sort_keys=True, allow_nan=True).encode(), "json", JSON
+    # A DataFrame or an array exists only once pandas or NumPy is imported, so
+    # JSON values never pay for importing them (half a second per process).
+    pd = sys.modules.get("pandas")
+    np = sys.modules.get("numpy")
+    if pd is not None and isinstance(value, pd.DataFrame):
         return _parquet_bytes(value), "dataframe", PARQUET
-    if isinstance(value, np.ndarray):
+    if np is not None and isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise NotMaterializableError(
                 "arrays of Python objects cannot be stored without pickle; convert the "
@@ -48,8 +52,6 @@ def to_bytes(value: Any) -> tuple[bytes, str, str]:
         buffer = io.BytesIO()
         np.save(buffer, value, allow_pickle=False)
         return buffer.getvalue(), "ndarray", NPY
-    if is_json(value):
-        return json.dumps(value, sort_keys=True, allow_nan=True).encode(), "json", JSON
     raise NotMaterializableError(
         f"values of type {type(value).__qualname__} cannot be stored; return a DataFrame, "
         "an array or JSON-compatible data"
@@ -58,15 +60,16 @@ def to_bytes(value: Any) -> tuple[bytes, str, str]:
 
 def from_bytes(data: bytes, kind: str) -> Any:
     """Rebuild a value from :func:`to_bytes` output."""
-    import numpy as np
-    import pandas as pd
-
-    if kind == "dataframe":
-        return pd.read_parquet(io.BytesIO(data))
-    if kind == "ndarray":
-        return np.load(io.BytesIO(data), allow_pickle=False)
     if kind == "json":
         return json.loads(data)
+    if kind == "dataframe":
+        import pandas as pd
+
+        return pd.read_parquet(io.BytesIO(data))
+    if kind == "ndarray":
+        import numpy as np
+
+        return np.load(io.BytesIO(data), allow_pickle=False)
     raise ValueError(f"unknown value kind {kind!r}")
 
 
