@@ -16,6 +16,7 @@ import tether
 from pipeline_helpers import ModuleWriter, Recorder
 from tether.errors import PipelineError
 from tether.pipelines import InProcessExecutor, ProcessExecutor
+from tether.pipelines.executors import start_local_ray
 from tether.store import get_store
 
 EXECUTORS = ["inprocess", "processes", "ray"]
@@ -163,11 +164,8 @@ def dying():
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
     ray = pytest.importorskip("ray", reason="Ray is not installed")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=100 * 1024 * 1024,
-        logging_level="ERROR",
+    start_local_ray(
+        num_cpus=2, object_store_memory=100 * 1024 * 1024, logging_level="ERROR"
     )
     yield
     ray.shutdown()
@@ -310,13 +308,13 @@ def test_dead_worker_fails_step(tether_home: Path, write_module: ModuleWriter) -
     module = write_module("dying_pipeline", DYING)
     recorder = Recorder()
     with pytest.raises(
-        PipelineError, match="step 'die' failed: its worker stopped"
+        PipelineError, match="step 'die' failed: a worker process of the pool died"
     ) as raised:
         module.dying.run(executor=ProcessExecutor(workers=1), reporter=recorder)
     assert raised.value.step == "die"
     step_run = get_store().get_run(str(recorder.by_step("die").run_id))
     assert step_run.status == "FAILED"
-    assert "worker stopped" in str(step_run.error)
+    assert "worker process of the pool died" in str(step_run.error)
     pipeline_run = get_store().get_run(str(module.dying.last_run_id))
     assert pipeline_run.status == "FAILED"
 

@@ -260,7 +260,7 @@ def test_resume_cli(
     assert main(["pipeline", "resume", str(module.resumable.last_run_id)]) == 0
     assert (tmp_path / "acquired").read_text() == "1"
     assert main(["pipeline", "resume", "01nosuchrun"]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "no pipeline run with id or pipeline name" in capsys.readouterr().err
 
 
 BAD = """
@@ -329,7 +329,7 @@ def test_unstorable_output_names_step(
         ("unpack_unknown", "the output of step 'pair' cannot be unpacked"),
         (
             "branch_on_output",
-            "its truth value of the output of step 'pair' is not known",
+            "the truth value of the output of step 'pair' is not known",
         ),
         ("missing_argument", "step 'use' was called with invalid arguments"),
     ],

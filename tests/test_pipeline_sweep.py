@@ -173,4 +173,4 @@ def test_sweep_cli(
     assert found["best"]["alpha"] == 0.3
     assert [t["alpha"] for t in found["trials"]] == [0.2, 0.3]
     assert main(["pipeline", "sweep", "scored_pipeline:scored", "--metric", "m"]) == 2
-    assert "pass either grid" in capsys.readouterr().err
+    assert "pass --grid or --random" in capsys.readouterr().err

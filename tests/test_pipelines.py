@@ -361,7 +361,10 @@ def test_failed_step_fails_pipeline(
     assert failed.error == "ZeroDivisionError: division by zero"
     pipeline_run = get_store().get_run(str(module.failing.last_run_id))
     assert pipeline_run.status == "FAILED"
-    assert pipeline_run.error == "ZeroDivisionError: division by zero"
+    assert (
+        pipeline_run.error
+        == "step 'divide' failed: ZeroDivisionError: division by zero"
+    )
 
 
 def test_failed_step_not_cached(tether_home: Path, write_module: ModuleWriter) -> None:

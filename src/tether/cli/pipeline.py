@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -51,22 +52,29 @@ def run_command(
     ),
 ) -> None:
     """Run a pipeline with a live view of its steps."""
+    from tether.pipelines.executors import EXECUTOR_ENV
     from tether.pipelines.progress import LiveView
 
     pipeline = load_pipeline(target)
-    arguments = parse_params(param)
-    with LiveView(
-        console, title=f"{pipeline.name} on {executor or 'the default'} executor"
-    ) as view:
-        value = pipeline.run(
-            reporter=view,
-            executor=executor,
-            workers=workers,
-            address=address,
-            force=force,
-            **arguments,
-        )
-    console.print(f"pipeline run [bold]{pipeline.last_run_id}[/] finished")
+    arguments = coerce_paths(pipeline, parse_params(param))
+    chosen = executor or os.environ.get(EXECUTOR_ENV) or "inprocess"
+    try:
+        with LiveView(
+            console, title=f"{pipeline.name} on the {chosen} executor"
+        ) as view:
+            value = pipeline.run(
+                reporter=view,
+                executor=executor,
+                workers=workers,
+                address=address,
+                force=force,
+                **arguments,
+            )
+    except Exception as exc:
+        raise step_failure(exc) from None
+    console.print(
+        f"pipeline run [bold]{pipeline.last_run_id}[/] finished", highlight=False
+    )
     if value is not None:
         console.print(escape(_short_repr(value)))
 
@@ -107,8 +115,11 @@ def resume_command(
     from tether.pipelines.progress import LiveView
     from tether.pipelines.resume import resume
 
-    with LiveView(console, title=f"resuming {run}") as view:
-        resume(run, reporter=view, executor=executor, workers=workers)
+    try:
+        with LiveView(console, title=f"resuming {run}") as view:
+            resume(run, reporter=view, executor=executor, workers=workers)
+    except Exception as exc:
+        raise step_failure(exc) from None
 
 
 @app.command("sweep")
@@ -156,7 +167,12 @@ def sweep_command(
     from tether.pipelines.sweep_options import parse_grid, parse_space
 
     check_format(output, FORMATS)
-    check_format(mode, ["max", "min"])
+    if mode not in ("max", "min"):
+        raise typer.BadParameter(f"--mode must be max or min, got {mode!r}")
+    if bool(grid) == bool(random_space):
+        raise typer.BadParameter("pass --grid or --random (with --trials), one of them")
+    if random_space and trials is None:
+        raise typer.BadParameter("--random needs --trials, the number of draws")
     pipeline = load_pipeline(target)
     result = sweep(
         pipeline,
@@ -187,12 +203,39 @@ def sweep_command(
     table(f"sweep run {result.run_id}", ["trial", "run", "status", *names], rows)
     best = result.best
     if best is None:
-        console.print("no trial finished with a value of the metric")
-    else:
         console.print(
-            f"best: trial {best['trial']} (run {best['run_id']}), "
-            f"{escape(metric)} = {best[metric]}"
+            f"no trial finished with a value of {escape(metric)}; check the metric "
+            "name and the trials' errors"
         )
+        raise typer.Exit(1)
+    console.print(
+        f"best: trial {best['trial']} (run {best['run_id']}), "
+        f"{escape(metric)} = {best[metric]}"
+    )
+
+
+def step_failure(exc: Exception) -> Exception:
+    """Return a one-line error for a step's own exception, naming the step and its run.
+
+    Tether's errors are already one line; any other error is what a step
+    raised, which the CLI reports without a traceback (the step run stores it).
+    """
+    from tether.errors import PipelineError, TetherError
+    from tether.pipelines.scheduler import failed_step
+
+    if isinstance(exc, TetherError):
+        return exc
+    step = failed_step(exc)
+    where = f"step {step[0]!r}" if step else "a step"
+    stored = (
+        f"; run {step[1]} stores the traceback as logs/traceback.txt"
+        if step and step[1]
+        else ""
+    )
+    return PipelineError(
+        f"{where} failed: {type(exc).__name__}: {exc}{stored}",
+        step=step[0] if step else None,
+    )
 
 
 def load_pipeline(target: str) -> Pipeline[Any, Any]:
@@ -217,6 +260,40 @@ def load_pipeline(target: str) -> Pipeline[Any, Any]:
             value=target,
         )
     return found
+
+
+def coerce_paths(
+    pipeline: Pipeline[Any, Any], arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """Turn text given for parameters annotated ``Path`` into ``Path`` values.
+
+    A ``Path`` argument enters the cache key by the content of the file or
+    folder it names; its text alone would keep a stale result after the file
+    changed.
+    """
+    import inspect
+    import typing
+    from pathlib import Path
+
+    try:
+        hints = typing.get_type_hints(pipeline.function)
+    except Exception:
+        return arguments
+    parameters = inspect.signature(pipeline.function).parameters
+    coerced = dict(arguments)
+    for name, value in arguments.items():
+        if name in parameters and isinstance(value, str) and _is_path(hints.get(name)):
+            coerced[name] = Path(value)
+    return coerced
+
+
+def _is_path(annotation: Any) -> bool:
+    import typing
+    from pathlib import Path
+
+    if annotation is Path:
+        return True
+    return Path in typing.get_args(annotation)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class Agent:
     def recover(self) -> int:
         """Mark running firings of agents on this host that died as interrupted."""
         store = get_store()
+        names = {schedule.id: schedule.name for schedule in store.list_schedules()}
         count = 0
         for firing in store.list_firings(status="running"):
             host, _, rest = firing.agent.partition(":")
@@ -84,7 +85,7 @@ class Agent:
             logger.warning(
                 "firing %s of schedule %s was interrupted: %s",
                 firing.fire_key,
-                firing.schedule_id,
+                names.get(firing.schedule_id, firing.schedule_id),
                 message,
             )
             count += 1

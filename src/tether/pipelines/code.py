@@ -40,7 +40,10 @@ def _collect(function: Any, sources: dict[str, str]) -> None:
     function = inspect.unwrap(function)
     if not isinstance(function, types.FunctionType):
         return
-    name = f"{function.__module__}.{function.__qualname__}"
+    # multiprocessing imports a script run as __main__ again as __mp_main__ in
+    # its workers; both name the same code.
+    module = "__main__" if function.__module__ == "__mp_main__" else function.__module__
+    name = f"{module}.{function.__qualname__}"
     if name in sources or not _is_project_code(function):
         return
     sources[name] = _source(function)

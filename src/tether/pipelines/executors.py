@@ -98,6 +98,11 @@ class ProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn")
         )
+        # The pool starts a worker only when a task finds none idle, and a
+        # worker takes seconds to import the worker module. Starting them all
+        # now lets the first independent steps overlap instead of queueing.
+        for _ in range(self.workers):
+            self._pool.submit(_warm_up)
 
     def submit(self, task: StepTask, resources: Resources) -> Future[StepResult]:
         return self._pool.submit(execute, task)
@@ -135,15 +140,11 @@ class RayExecutor(Executor):
     def _connect(self, address: str | None, init_options: dict[str, Any]) -> None:
         if address is not None:
             _check_reachable(address)
-        paths = [p for p in sys.path if p]
-        options = {
-            "include_dashboard": False,
-            "logging_level": logging.WARNING,
-            "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}},
-            **init_options,
-        }
         try:
-            self._ray.init(address=address, **options)
+            if address is None:
+                start_local_ray(**init_options)
+            else:
+                self._ray.init(address=address, **_ray_options(init_options))
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = address or "a new local cluster"
             raise PipelineError(
@@ -168,6 +169,61 @@ class RayExecutor(Executor):
             self._ray.shutdown()
 
 
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")
+CLOSED_LOCAL_PROXY = "http://127.0.0.1:9"
+"""A proxy address on which nothing listens: requests sent there fail at once."""
+
+
+def start_local_ray(**init_options: Any) -> None:
+    """Start a local Ray cluster that listens on 127.0.0.1 and calls no outside host.
+
+    Ray 2.60 starts a dashboard process even with ``include_dashboard=False``,
+    and its usage module asks cloud metadata addresses (169.254.169.254) which
+    cloud it runs on, whether or not usage statistics are enabled. While the
+    cluster's processes start, the HTTP proxy variables name a closed local
+    port, so those requests fail at once; usage statistics are off. Step
+    workers get the caller's own proxy settings back through the runtime
+    environment.
+    """
+    import ray
+
+    options = _ray_options(init_options)
+    options.setdefault("_node_ip_address", "127.0.0.1")
+    saved = {
+        name: os.environ.get(name)
+        for name in (*PROXY_VARIABLES, "RAY_USAGE_STATS_ENABLED")
+    }
+    worker_env = options["runtime_env"].setdefault("env_vars", {})
+    for name in PROXY_VARIABLES:
+        worker_env.setdefault(name, saved[name] or "")
+    try:
+        os.environ.update(dict.fromkeys(PROXY_VARIABLES, CLOSED_LOCAL_PROXY))
+        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+        ray.init(**options)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _ray_options(init_options: dict[str, Any]) -> dict[str, Any]:
+    """Return ``ray.init`` options: quiet, no dashboard, the driver's import path."""
+    paths = [p for p in sys.path if p]
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
+        "runtime_env": {"env_vars": {"PYTHONPATH": os.pathsep.join(paths)}},
+        **init_options,
+    }
+    options["runtime_env"] = {
+        **options["runtime_env"],
+        "env_vars": dict(options["runtime_env"].get("env_vars", {})),
+    }
+    return options
+
+
 def _check_reachable(address: str) -> None:
     """Raise PipelineError unless a TCP connection to a HOST:PORT address opens.
 
@@ -188,6 +244,10 @@ def _check_reachable(address: str) -> None:
             "check the address (HOST:6379 for the head node, ray://HOST:10001 for Ray "
             "Client, or auto) and that the cluster is running"
         ) from None
+
+
+def _warm_up() -> None:
+    """Do nothing: submitted once per worker so the pool starts them all."""
 
 
 def make_executor(

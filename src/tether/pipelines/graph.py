@@ -88,7 +88,7 @@ class StepOutput:
         return StepOutput(self.node, index % count)
 
     def __bool__(self) -> bool:
-        raise self._not_yet("its truth value")
+        raise self._not_yet("the truth value")
 
     def __repr__(self) -> str:
         item = "" if self.index is None else f"[{self.index}]"

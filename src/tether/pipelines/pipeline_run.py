@@ -72,6 +72,36 @@ class Pipeline(Generic[P, R]):
                 "which Pipeline.run uses for its options; rename them"
             )
 
+    def check_arguments(self, names: list[str]) -> None:
+        """Raise ConfigError unless ``names`` are parameters and cover the required ones.
+
+        Sweeps and schedules check their arguments this way when they are
+        defined, so a mistake fails at once instead of in every run.
+        """
+        from tether.errors import ConfigError
+
+        parameters = inspect.signature(self.function).parameters
+        unknown = [name for name in names if name not in parameters]
+        if unknown:
+            raise ConfigError(
+                f"pipeline {self.name!r} has no parameter {', '.join(unknown)}; its "
+                f"parameters are {', '.join(parameters) or 'none'}",
+                setting="params",
+                value=unknown,
+            )
+        missing = [
+            name
+            for name, parameter in parameters.items()
+            if parameter.default is inspect.Parameter.empty and name not in names
+        ]
+        if missing:
+            raise ConfigError(
+                f"pipeline {self.name!r} needs a value for {', '.join(missing)}; pass "
+                "it as a param",
+                setting="params",
+                value=missing,
+            )
+
     @property
     def reference(self) -> str:
         """Return ``module:qualname``, which imports the pipeline elsewhere."""
@@ -142,7 +172,7 @@ class Pipeline(Generic[P, R]):
             run.end(KILLED, error=str(exc) or "interrupted")
             raise
         except BaseException as exc:
-            run.end(FAILED, error=f"{type(exc).__name__}: {exc}")
+            run.end(FAILED, error=_error_text(exc))
             raise
         run.end(FINISHED)
         return value  # type: ignore[no-any-return]
@@ -221,6 +251,17 @@ def pipeline(
         return Pipeline(fn, name=name, experiment=experiment)
 
     return decorate(function) if function is not None else decorate
+
+
+def _error_text(exc: BaseException) -> str:
+    """Return the pipeline run's error: the failed step, the error type and text."""
+    from tether.pipelines.scheduler import failed_step
+
+    text = f"{type(exc).__name__}: {exc}"
+    step = failed_step(exc)
+    if step is None or f"step {step[0]!r}" in text:
+        return text
+    return f"step {step[0]!r} failed: {text}"
 
 
 def _finished_steps(run_id: str) -> dict[str, CachedOutputs]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -46,11 +47,26 @@ class LiveView:
     """
 
     def __init__(self, console: Console | None = None, title: str = "steps") -> None:
-        self.console = console or Console()
+        # The console writes to the stream that is stdout now. A run started
+        # later wraps sys.stdout to capture it, and a console that followed
+        # sys.stdout would then write its frames into its own capture.
+        self.console = Console(
+            file=sys.stdout,
+            force_terminal=console.is_terminal if console else None,
+            width=console.width if console else None,
+        )
         self.title = title
         self.rows: dict[str, _Row] = {}
+        # Rich's stdout redirection would wrap sys.stdout in a proxy that
+        # writes back through the console; with the run's capture around that
+        # proxy, every write loops forever in a terminal.
         self._live = Live(
-            self._table(), console=self.console, refresh_per_second=8, transient=False
+            self._table(),
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
 
     def __enter__(self) -> LiveView:
@@ -63,7 +79,11 @@ class LiveView:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._live.update(self._table())
+        if not self.rows:
+            # Nothing ran (the graph could not be built): print no empty table.
+            self._live.update("")
+        else:
+            self._live.update(self._table())
         self._live.stop()
         if not self.console.is_terminal:
             # Rich leaves the cursor after the last frame's final border.

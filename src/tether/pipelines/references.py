@@ -29,7 +29,14 @@ def import_reference(reference: str, *, fresh: bool = False) -> Any:
     folder = str(Path.cwd())
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    found: Any = _module(module_name, fresh=fresh)
+    try:
+        found: Any = _module(module_name, fresh=fresh)
+    except ImportError:
+        raise
+    except Exception as exc:
+        raise ImportError(
+            f"importing {module_name} failed: {type(exc).__name__}: {exc}"
+        ) from exc
     for part in qualname.split("."):
         try:
             found = getattr(found, part)

@@ -6,7 +6,7 @@ from typing import Any
 
 from tether.errors import PipelineError
 from tether.pipelines import context as ctx
-from tether.pipelines.history import pipeline_record, pipeline_run
+from tether.pipelines.history import find_pipeline_run, pipeline_record
 
 
 def resume(
@@ -16,7 +16,9 @@ def resume(
     executor: str | None = None,
     workers: int | None = None,
 ) -> Any:
-    """Run the pipeline of run ``run_id`` again and return its value.
+    """Run the pipeline of run ``run_id`` (or a pipeline's latest run) again.
+
+    Returns the pipeline's value.
 
     The new run reuses each step that finished in the old run when its cache
     key is unchanged; a step with ``cache=False`` is reused as it is. The
@@ -28,7 +30,8 @@ def resume(
     """
     from tether.pipelines.pipeline_run import Pipeline
 
-    old = pipeline_run(run_id)
+    old = find_pipeline_run(run_id)
+    run_id = old.id
     if old.status == "FINISHED":
         raise PipelineError(
             f"pipeline run {run_id} finished; there is nothing to resume. Run the "

@@ -9,6 +9,7 @@ running ones, and raises the failed step's error.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -275,7 +276,7 @@ def _collect(
                 attempt=result.attempts,
             )
         )
-        return result.error
+        return mark_failed_step(result.error, node.label, result.run_id)
     done[node] = Outcome(result.run_id, result.outputs, result.is_tuple, result.values)
     state.reporter(
         ctx.StepEvent(
@@ -285,12 +286,40 @@ def _collect(
     return None
 
 
+FAILED_STEP_ATTR = "__tether_failed_step__"
+
+
+def mark_failed_step(
+    error: BaseException, label: str, run_id: str | None
+) -> BaseException:
+    """Attach the failed step's label and run to ``error``, for messages upstream."""
+    # An exception type with __slots__ cannot take the attribute; it keeps
+    # its own message alone.
+    with contextlib.suppress(AttributeError, TypeError):
+        setattr(error, FAILED_STEP_ATTR, (label, run_id))
+    return error
+
+
+def failed_step(error: BaseException) -> tuple[str, str | None] | None:
+    """Return the label and run of the step that raised ``error``, if known."""
+    found = getattr(error, FAILED_STEP_ATTR, None)
+    return found if isinstance(found, tuple) else None
+
+
 def _worker_lost(task: StepTask, exc: BaseException) -> PipelineError:
     """Mark the step run of a worker that died as failed and return the error."""
-    message = (
-        f"step {task.label!r} failed: its worker stopped before returning a result "
-        f"({type(exc).__name__}: {exc}); check the worker's memory and logs"
-    )
+    if type(exc).__name__ == "BrokenProcessPool":
+        message = (
+            f"step {task.label!r} failed: a worker process of the pool died while it "
+            "ran (killed, out of memory, or os._exit in this or another step running "
+            "at the same time), which stops every step then running; check the "
+            "steps' memory and logs"
+        )
+    else:
+        message = (
+            f"step {task.label!r} failed: its worker stopped before returning a "
+            f"result ({type(exc).__name__}: {exc}); check the worker's memory and logs"
+        )
     store = get_store()
     try:
         record = store.get_run(task.run_id)

@@ -7,12 +7,12 @@ pipeline by ``module:qualname``, so the agent imports it the way
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from tether.artifacts.materializers import is_json
 from tether.errors import ConfigError
+from tether.pipelines.executors import EXECUTORS
 from tether.store import get_store
 from tether.store.schedule_ops import AlertEvent, ScheduleRecord
 from tether.uris import NAME_PATTERN
@@ -47,7 +47,14 @@ def add_schedule(
     from tether.pipelines.pipeline_run import Pipeline
     from tether.pipelines.references import import_reference
 
+    _check_name(name)
     trigger, spec = _trigger(cron, on_dataset, on_alert)
+    if executor is not None and executor not in EXECUTORS:
+        raise ConfigError(
+            f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}",
+            setting="executor",
+            value=executor,
+        )
     target = pipeline.reference if isinstance(pipeline, Pipeline) else str(pipeline)
     try:
         found = import_reference(target)
@@ -110,7 +117,7 @@ def _trigger(
     if kind == "cron":
         from croniter import croniter
 
-        if not croniter.is_valid(value):
+        if not croniter.is_valid(value) or not _has_next_tick(value):
             raise ConfigError(
                 f"invalid cron expression {value!r}; use five fields, minute hour "
                 "day-of-month month day-of-week, e.g. '0 3 * * *'",
@@ -125,13 +132,28 @@ def _check_arguments(
 ) -> None:
     if not is_json(arguments):
         raise ConfigError("schedule params must be JSON-compatible", setting="params")
-    parameters = inspect.signature(pipeline.function).parameters
-    names = [*arguments, *([input_param] if input_param else [])]
-    unknown = [name for name in names if name not in parameters]
-    if unknown:
+    pipeline.check_arguments([*arguments, *([input_param] if input_param else [])])
+
+
+def _check_name(name: str) -> None:
+    import re
+
+    if not isinstance(name, str) or re.fullmatch(NAME_PATTERN, name) is None:
         raise ConfigError(
-            f"pipeline {pipeline.name!r} has no parameter {', '.join(unknown)}; its "
-            f"parameters are {', '.join(parameters) or 'none'}",
-            setting="params",
-            value=unknown,
+            f"invalid schedule name {name!r}; use letters, digits, '.', '_' and '-'",
+            setting="name",
+            value=name,
         )
+
+
+def _has_next_tick(expression: str) -> bool:
+    """Whether the expression ever fires (``0 3 30 2 *``, 30 February, never does)."""
+    from datetime import UTC, datetime
+
+    from croniter import CroniterBadDateError, croniter
+
+    try:
+        croniter(expression, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True

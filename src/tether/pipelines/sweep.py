@@ -155,6 +155,7 @@ def sweep(
         address: Ray cluster address.
     """
     points = _points(grid, space, trials, seed)
+    pipeline.check_arguments([*points[0], *(fixed or {})])
     if mode not in ("max", "min"):
         raise ConfigError(f"invalid mode {mode!r}; use 'max' or 'min'", setting="mode")
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
