@@ -161,3 +161,39 @@ def test_sweep_without_metric_exits_one(
     )
     assert code == 1
     assert "no trial finished with a value of nosuch" in capsys.readouterr().out
+
+
+LOGGING = """
+import logging
+
+import tether
+
+
+@tether.step(cache=False)
+def talk(word: str) -> str:
+    print(f"said {word}")
+    logging.getLogger("talker").warning("logged %s", word)
+    raise RuntimeError(f"stopped after {word}")
+
+
+@tether.pipeline
+def chatty(word: str = "hi"):
+    return talk(word)
+"""
+
+
+def test_runs_logs_prints_step_logs(
+    tether_home: Path, write_module: ModuleWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_module("logging_project", LOGGING)
+    one_line(capsys, "pipeline", "run", "logging_project:chatty")
+    (step,) = [r for r in get_store().list_runs() if r.kind == "step"]
+    assert main(["runs", "logs", step.id, "--name", "stdout"]) == 0
+    assert capsys.readouterr().out == "said hi\n"
+    assert main(["runs", "logs", step.id]) == 0
+    out = capsys.readouterr().out
+    assert "==> logs/logging.txt <==" in out
+    assert "WARNING talker: logged hi" in out
+    assert "RuntimeError: stopped after hi" in out
+    message = one_line(capsys, "runs", "logs", step.id, "--name", "retries")
+    assert "has no retries log; it has: logging, stdout, traceback" in message

@@ -124,3 +124,40 @@ def show_run(
         ["path", "role", "digest", "size"],
         [(a.path, a.role, a.digest[:16], a.size) for a in artifacts],
     )
+
+
+@app.command("logs")
+def run_logs(
+    run_id: str = typer.Argument(..., help="The run's id, e.g. a step run."),
+    name: str | None = typer.Option(
+        None,
+        "--name",
+        help="One log: stdout, stderr, logging, traceback or retries. Default: all.",
+    ),
+) -> None:
+    """Print the logs a run stored: its output, log records, traceback and retries."""
+    import sys
+
+    from tether.artifacts import get_objects
+    from tether.errors import NotFoundError
+    from tether.store import get_store
+
+    store = get_store()
+    store.get_run(run_id)
+    logs = {
+        a.path.removeprefix("logs/").removesuffix(".txt"): a
+        for a in store.list_artifacts(run_id)
+        if a.role == "log"
+    }
+    if name is not None and name not in logs:
+        raise NotFoundError(
+            f"run {run_id} has no {name} log; it has: {', '.join(sorted(logs)) or 'none'}",
+            kind="log",
+            name=name,
+        )
+    objects = get_objects()
+    for key in [name] if name is not None else sorted(logs):
+        text = objects.read_bytes(logs[str(key)].digest).decode("utf-8", "replace")
+        if name is None:
+            sys.stdout.write(f"==> {logs[str(key)].path} <==\n")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
