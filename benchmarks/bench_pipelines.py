@@ -140,7 +140,10 @@ def spread_value(value: int, index: int) -> int:
 
 
 def plain_pipeline(
-    advance: Callable[[int], int], spread: Callable[[int, int], int], steps: int
+    advance: Callable[[int], int],
+    spread: Callable[[int, int], int],
+    steps: int,
+    seed: int = PIPELINE_SEED,
 ) -> list[int]:
     """Call plain functions in the pipeline's shape.
 
@@ -149,22 +152,22 @@ def plain_pipeline(
         also what each tool's pipeline returns.
     """
     chain, fan_out = pipeline_shape(steps)
-    value = advance(PIPELINE_SEED)
+    value = advance(seed)
     for _ in range(chain - 1):
         value = advance(value)
     return [value, *(spread(value, index) for index in range(fan_out))]
 
 
-def expected_values(steps: int) -> list[int]:
-    """Return what the pipeline of ``steps`` steps must return."""
+def expected_values(steps: int, seed: int = PIPELINE_SEED) -> list[int]:
+    """Return what the pipeline of ``steps`` steps started from ``seed`` must return."""
     chain, _ = pipeline_shape(steps)
-    inputs = [PIPELINE_SEED]
+    inputs = [seed]
     for _ in range(chain - 1):
         inputs.append(advance_value(inputs[-1]))
     common.check(
         len(set(inputs)) == chain, "two steps of the chain have the same input"
     )
-    return plain_pipeline(advance_value, spread_value, steps)
+    return plain_pipeline(advance_value, spread_value, steps, seed)
 
 
 def parse_probe_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -181,6 +184,11 @@ def parse_probe_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, required=True, help="JSON file to write the timings to"
     )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start each run from another seed, so that every step runs again",
+    )
     args = parser.parse_args(argv)
     if args.steps < 1 or args.runs < 1:
         parser.error("--steps and --runs must be 1 or more")
@@ -188,7 +196,7 @@ def parse_probe_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def run_probe(
-    run_pipeline: Callable[[int], tuple[list[int], list[str]]],
+    run_pipeline: Callable[[int, int], tuple[list[int], list[str]]],
     plain: tuple[Callable[[int], int], Callable[[int, int], int]],
     argv: Sequence[str] | None = None,
 ) -> None:
@@ -196,8 +204,9 @@ def run_probe(
 
     Args:
         run_pipeline: Runs the tool's pipeline of the given number of steps
-            once and returns its values and the outcome of every step
-            call, ``"ran"`` or ``"cached"``. Only this call is timed.
+            from the given seed once and returns its values and the outcome
+            of every step call, ``"ran"`` or ``"cached"``. Only this call is
+            timed.
         plain: The tool's undecorated ``advance`` and ``spread`` functions.
         argv: The command line; default ``sys.argv[1:]``.
     """
@@ -210,11 +219,13 @@ def run_probe(
         baselines.append(time.perf_counter() - start)
         common.check(values == expected, f"the plain functions returned {values}")
     runs = []
-    for _ in range(args.runs):
+    for index in range(args.runs):
+        seed = PIPELINE_SEED + index if args.fresh else PIPELINE_SEED
         start = time.perf_counter()
-        values, outcomes = run_pipeline(args.steps)
+        values, outcomes = run_pipeline(args.steps, seed)
         seconds = time.perf_counter() - start
-        common.check(values == expected, f"the pipeline returned {values}")
+        wanted = expected_values(args.steps, seed)
+        common.check(values == wanted, f"the pipeline returned {values}")
         runs.append(
             {
                 "seconds": seconds,
@@ -228,7 +239,7 @@ def run_probe(
 
 
 def run_pipeline_script(
-    script: Path, steps: int, runs: int, folder: Path
+    script: Path, steps: int, runs: int, folder: Path, *, fresh: bool = False
 ) -> tuple[float, dict[str, Any]]:
     """Run a pipeline script in a new process in ``folder``.
 
@@ -244,6 +255,7 @@ def run_pipeline_script(
         f"--steps={steps}",
         f"--runs={runs}",
         f"--out={out}",
+        *(["--fresh"] if fresh else []),
     ]
     seconds = run_command(command, folder)
     probe: dict[str, Any] = json.loads(out.read_text())
@@ -267,20 +279,27 @@ def check_outcomes(run: dict[str, Any], steps: int, outcome: str, label: str) ->
 def pipeline_cold(
     script: Path, sizes: dict[str, int], folder: Path
 ) -> dict[str, float]:
-    """Run the pipeline once in a new process with a new store.
+    """Run the pipeline in a new process with a new store, then from another seed.
+
+    Both runs execute every step. The first pays the one-time costs of the
+    process and the store; the second shows what a step costs once they exist.
 
     Returns:
-        The process's wall time (``process_s``), the pipeline call's time
-        inside it (``run_s``) and the overhead per step (``overhead_ms``).
+        The process's wall time (``process_s``), the first pipeline call's
+        time inside it (``run_s``) and overhead per step (``overhead_ms``),
+        and the second call's (``warm_run_s``, ``warm_overhead_ms``).
     """
     steps = sizes["pipeline_steps"]
-    process_s, probe = run_pipeline_script(script, steps, 1, folder)
-    run = probe["runs"][0]
-    check_outcomes(run, steps, "ran", "the first run")
+    process_s, probe = run_pipeline_script(script, steps, 2, folder, fresh=True)
+    first, second = probe["runs"]
+    check_outcomes(first, steps, "ran", "the first run")
+    check_outcomes(second, steps, "ran", "the run from another seed")
     return {
         "process_s": process_s,
-        "run_s": float(run["seconds"]),
-        "overhead_ms": overhead_ms(run, probe["baseline_s"], steps),
+        "run_s": float(first["seconds"]),
+        "overhead_ms": overhead_ms(first, probe["baseline_s"], steps),
+        "warm_run_s": float(second["seconds"]),
+        "warm_overhead_ms": overhead_ms(second, probe["baseline_s"], steps),
     }
 
 

@@ -35,9 +35,9 @@ def spread(value: int, index: int) -> int:
 
 
 @flow(name="pipeline50")
-def pipeline50(steps: int) -> tuple[list[int], list[str]]:
+def pipeline50(steps: int, seed: int) -> tuple[list[int], list[str]]:
     chain, fan_out = pipelines.pipeline_shape(steps)
-    futures = [advance.submit(pipelines.PIPELINE_SEED)]
+    futures = [advance.submit(seed)]
     for _ in range(chain - 1):
         futures.append(advance.submit(futures[-1]))
     last = futures[-1]
@@ -48,9 +48,9 @@ def pipeline50(steps: int) -> tuple[list[int], list[str]]:
     return values, states
 
 
-def run_once(steps: int) -> tuple[list[int], list[str]]:
+def run_once(steps: int, seed: int) -> tuple[list[int], list[str]]:
     """Run the flow and return its values and each task call's outcome."""
-    values, states = pipeline50(steps)
+    values, states = pipeline50(steps, seed)
     return values, [OUTCOMES.get(state, state) for state in states]
 
 

@@ -26,18 +26,18 @@ def spread(value: int, index: int) -> int:
 
 
 @tether.pipeline(name="pipeline50", experiment="bench")
-def pipeline50(steps: int) -> list[int]:
+def pipeline50(steps: int, seed: int) -> list[int]:
     chain, fan_out = pipelines.pipeline_shape(steps)
-    value = advance(pipelines.PIPELINE_SEED)
+    value = advance(seed)
     for _ in range(chain - 1):
         value = advance(value)
     return [value, *(spread(value, index) for index in range(fan_out))]
 
 
-def run_once(steps: int) -> tuple[list[int], list[str]]:
+def run_once(steps: int, seed: int) -> tuple[list[int], list[str]]:
     """Run the pipeline and return its values and each step call's outcome."""
     events: list[tether.pipelines.StepEvent] = []
-    values = pipeline50.run(steps, reporter=events.append)
+    values = pipeline50.run(steps, seed, reporter=events.append)
     outcomes = [event.status for event in events if event.status in ("ran", "cached")]
     return values, outcomes
 
