@@ -171,12 +171,14 @@ class RayExecutor(Executor):
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY")
 CLOSED_LOCAL_PROXY = "http://127.0.0.1:9"
+RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """A proxy address on which nothing listens: requests sent there fail at once."""
 
 
 def start_local_ray(**init_options: Any) -> None:
     """Start a local Ray cluster that listens on 127.0.0.1 and calls no outside host.
 
+    Its node address stays 127.0.0.1, so its servers listen on loopback only.
     Ray 2.60 starts a dashboard process even with ``include_dashboard=False``,
     and its usage module asks cloud metadata addresses (169.254.169.254) which
     cloud it runs on, whether or not usage statistics are enabled. While the
@@ -185,20 +187,22 @@ def start_local_ray(**init_options: Any) -> None:
     workers get the caller's own proxy settings back through the runtime
     environment.
     """
-    import ray
-
-    options = _ray_options(init_options)
-    options.setdefault("_node_ip_address", "127.0.0.1")
-    saved = {
-        name: os.environ.get(name)
-        for name in (*PROXY_VARIABLES, "RAY_USAGE_STATS_ENABLED")
-    }
-    worker_env = options["runtime_env"].setdefault("env_vars", {})
-    for name in PROXY_VARIABLES:
-        worker_env.setdefault(name, saved[name] or "")
+    local_only = {"RAY_USAGE_STATS_ENABLED": "0", RAY_CLUSTER_ENV: "0"}
+    saved = {name: os.environ.get(name) for name in (*PROXY_VARIABLES, *local_only)}
+    # Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is imported. With it
+    # off, Ray keeps 127.0.0.1 as the node address instead of replacing it by
+    # the machine's network address, so its servers listen on loopback only.
+    os.environ.update(local_only)
     try:
+        import ray
+
+        _keep_loopback(ray)
+        options = _ray_options(init_options)
+        options.setdefault("_node_ip_address", "127.0.0.1")
+        worker_env = options["runtime_env"].setdefault("env_vars", {})
+        for name in PROXY_VARIABLES:
+            worker_env.setdefault(name, saved[name] or "")
         os.environ.update(dict.fromkeys(PROXY_VARIABLES, CLOSED_LOCAL_PROXY))
-        os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         ray.init(**options)
     finally:
         for name, value in saved.items():
@@ -206,6 +210,15 @@ def start_local_ray(**init_options: Any) -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _keep_loopback(ray: Any) -> None:
+    """Keep 127.0.0.1 as the node address when Ray was imported before the variable."""
+    # NOTE: ray._private.ray_constants is private; Ray 2.60 reads this flag
+    # from there each time it picks the node address.
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False
 
 
 def _ray_options(init_options: dict[str, Any]) -> dict[str, Any]:

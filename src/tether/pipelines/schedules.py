@@ -117,7 +117,14 @@ def _trigger(
     if kind == "cron":
         from croniter import croniter
 
-        if not croniter.is_valid(value) or not _has_next_tick(value):
+        if croniter.is_valid(value) and not _has_next_tick(value):
+            raise ConfigError(
+                f"cron expression {value!r} never fires (no such date, such as 30 "
+                "February); choose a day that exists in the month",
+                setting="cron",
+                value=value,
+            )
+        if not croniter.is_valid(value):
             raise ConfigError(
                 f"invalid cron expression {value!r}; use five fields, minute hour "
                 "day-of-month month day-of-week, e.g. '0 3 * * *'",
