@@ -1,4 +1,4 @@
-"""Where step calls run: threads of this process, local processes, or Ray.
+"""Executors of step calls: threads of this process, local processes, or Ray.
 
 Every executor runs the same :func:`tether.pipelines.worker.execute` on a
 :class:`~tether.pipelines.worker.StepTask`, so caching, retries, logs and
@@ -180,8 +180,8 @@ def start_local_ray(**init_options: Any) -> None:
 
     Its node address stays 127.0.0.1, so its servers listen on loopback only.
     Ray 2.60 starts a dashboard process even with ``include_dashboard=False``,
-    and its usage module asks cloud metadata addresses (169.254.169.254) which
-    cloud it runs on, whether or not usage statistics are enabled. While the
+    and its usage module requests cloud metadata addresses (169.254.169.254)
+    to learn which cloud it runs on, whether or not usage statistics are enabled. While the
     cluster's processes start, the HTTP proxy variables name a closed local
     port, so those requests fail at once; usage statistics are off. Step
     workers get the caller's own proxy settings back through the runtime
@@ -240,7 +240,7 @@ def _ray_options(init_options: dict[str, Any]) -> dict[str, Any]:
 def _check_reachable(address: str) -> None:
     """Raise PipelineError unless a TCP connection to a HOST:PORT address opens.
 
-    ``ray.init`` keeps retrying an address that does not answer, so a typo
+    ``ray.init`` keeps retrying an address that refuses connections, so a typo
     would hang the pipeline instead of failing it.
     """
     host, _, port = address.removeprefix("ray://").rpartition(":")

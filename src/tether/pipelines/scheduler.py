@@ -52,7 +52,7 @@ class Outcome:
 
 @dataclass
 class PipelineState:
-    """What the scheduler needs to know about the pipeline run."""
+    """The pipeline run as the scheduler sees it: ids, reporter, options and reuse."""
 
     run_id: str | None
     experiment: str | None

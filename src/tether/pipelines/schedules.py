@@ -154,7 +154,7 @@ def _check_name(name: str) -> None:
 
 
 def _has_next_tick(expression: str) -> bool:
-    """Whether the expression ever fires (``0 3 30 2 *``, 30 February, never does)."""
+    """Return whether the expression ever fires (``0 3 30 2 *``, 30 February, never does)."""
     from datetime import UTC, datetime
 
     from croniter import CroniterBadDateError, croniter

@@ -74,7 +74,7 @@ class StepTask:
 
 @dataclass
 class StepResult:
-    """What a step call returned: its stored outputs, or its error."""
+    """The outcome of a step call: its stored outputs, or its error."""
 
     label: str
     run_id: str
