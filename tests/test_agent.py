@@ -189,6 +189,9 @@ def test_schedule_cli(
     assert listed["name"] == "cli-drift"
     assert listed["firings"] == 1
     assert listed["last_status"] == "finished"
+    assert listed["params"] == {"marker": str(marker)}
+    assert listed["input_param"] == "source"
+    assert listed["next"] is None
     assert main(["schedule", "remove", "cli-drift"]) == 0
     assert get_store().list_schedules() == []
 

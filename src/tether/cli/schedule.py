@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from tether.cli.pipeline import EXECUTOR_HELP, parse_params
 from tether.cli.render import check_format, console, print_json, table
+
+if TYPE_CHECKING:
+    from tether.store.schedule_ops import ScheduleRecord
 
 app = typer.Typer(
     help="Start pipelines on a cron schedule, a new dataset version or an alert.",
@@ -76,6 +80,10 @@ def list_command(
                 "trigger": schedule.trigger,
                 "spec": schedule.spec,
                 "pipeline": schedule.target,
+                "params": schedule.params,
+                "input_param": schedule.input_param,
+                "executor": schedule.executor,
+                "next": next_tick(schedule),
                 "firings": len(firings),
                 "last": last.fire_key if last else None,
                 "last_status": last.status if last else None,
@@ -85,11 +93,23 @@ def list_command(
     if output == "json":
         print_json(rows)
         return
-    table(
-        "schedules",
-        list(rows[0]) if rows else ["name"],
-        [list(r.values()) for r in rows],
-    )
+    # The text table leaves out the params and the last fire key, which
+    # --format json includes.
+    shown = ["name", "trigger", "spec", "pipeline", "executor", "next"]
+    shown += ["firings", "last_status", "last_run"]
+    table("schedules", shown, [[row[key] for key in shown] for row in rows])
+
+
+def next_tick(schedule: ScheduleRecord) -> str | None:
+    """Return the next time a cron schedule fires, in UTC; None for other triggers."""
+    from datetime import UTC, datetime
+
+    from croniter import croniter
+
+    if schedule.trigger != "cron":
+        return None
+    tick: datetime = croniter(schedule.spec, datetime.now(UTC)).get_next(datetime)
+    return tick.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @app.command("remove")
