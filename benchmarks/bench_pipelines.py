@@ -224,8 +224,8 @@ def run_probe(
         start = time.perf_counter()
         values, outcomes = run_pipeline(args.steps, seed)
         seconds = time.perf_counter() - start
-        wanted = expected_values(args.steps, seed)
-        common.check(values == wanted, f"the pipeline returned {values}")
+        seed_expected = expected_values(args.steps, seed)
+        common.check(values == seed_expected, f"the pipeline returned {values}")
         runs.append(
             {
                 "seconds": seconds,

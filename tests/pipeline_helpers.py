@@ -15,6 +15,32 @@ from tether.pipelines import StepEvent
 
 ModuleWriter = Callable[[str, str], ModuleType]
 
+# A two-step pipeline, ``total(make(n), factor)``, whose step ``total`` calls
+# the project helper ``scale``: enough to change a param, an input, a step or
+# a helper.
+NUMBERS = """
+import tether
+
+
+def scale(value):
+    return value * 2
+
+
+@tether.step
+def make(n):
+    return list(range(n))
+
+
+@tether.step
+def total(values, factor):
+    return scale(sum(values)) * factor
+
+
+@tether.pipeline
+def numbers(n=3, factor=1):
+    return total(make(n), factor)
+"""
+
 
 class Recorder:
     """Collects the step events of pipeline calls, except "started" events."""

@@ -165,7 +165,7 @@ def test_query_with_source_format(
 def test_timeout_option_applies(
     tether_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The kernel accepts the connection into the backlog and no one answers.
+    # The kernel accepts the connection into the backlog, and nothing responds.
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from palmerpenguins import load_penguins
 
 import tether
+from cli_helpers import one_line_error as run_error
+from cli_helpers import run_json
 from tether.cli.main import main
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    code = main([*args, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return json.loads(captured.out)
-
-
-def run_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    return lines[0]
 
 
 @pytest.fixture

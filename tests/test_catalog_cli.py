@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import tether
+from cli_helpers import one_line_error as fail
 from tether.artifacts import get_objects
 from tether.artifacts.objects import MANIFEST_MEDIA_TYPE
-from tether.cli.main import app, main
+from tether.cli.main import app
 from tether.cli.render import console
 from tether.store import get_store
 
@@ -39,18 +40,6 @@ def invoke(*args: str) -> Result:
 
 def invoke_json(*args: str) -> object:
     return json.loads(invoke(*args, "--format", "json").output)
-
-
-def fail(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run the command through ``main`` and return its one-line error."""
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 2
-    assert "Traceback" not in captured.out + captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_list_shows_latest_versions(catalog: Path) -> None:

@@ -10,21 +10,12 @@ import pandas as pd
 import pytest
 
 import tether
+from cli_helpers import one_line_error
 from tether.cli.main import main
 from tether.data.quality import infer_suite, validate
 from tether.data.splits import split
 from tether.errors import ConfigError
 from tether.output_files import write_text
-
-
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    assert code == 2, captured.out + captured.err
-    assert "Traceback" not in captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    return lines[0]
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import tether
-from tether.cli.main import main
+from cli_helpers import one_line_error as run_error
 from tether.data.acquisition import acquire
 from tether.data.annotation import import_label_studio
 from tether.data.augmentation import augment
@@ -24,17 +24,6 @@ from tether.output_files import write_text
 
 # Never contacted: every request option below is rejected before a request.
 UNUSED_URL = "http://127.0.0.1:9/table.csv"
-
-
-def run_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """Run the CLI, check that it failed with one error line, and return the line."""
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 2, captured
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import one_line_error
 from pipeline_helpers import ModuleWriter
 from tether.cli.main import main
 from tether.errors import ConfigError
@@ -40,21 +41,13 @@ def sized(path: Path):
 """
 
 
-def one_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    assert code == 2, captured.err
-    assert "Traceback" not in captured.err
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1, captured.err
-    return lines[0]
-
-
-def test_step_error_is_one_line(
+def test_step_error_is_one_line_error(
     tether_home: Path, write_module: ModuleWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_module("cli_project", PROJECT)
-    message = one_line(capsys, "pipeline", "run", "cli_project:raising", "-p", "n=4")
+    message = one_line_error(
+        capsys, "pipeline", "run", "cli_project:raising", "-p", "n=4"
+    )
     assert message.startswith(
         "error: step 'boom' failed: ValueError: breaker is on for 4"
     )
@@ -63,7 +56,7 @@ def test_step_error_is_one_line(
     assert pipeline_run.error == "step 'boom' failed: ValueError: breaker is on for 4"
 
 
-def test_syntax_error_is_one_line(
+def test_syntax_error_is_one_line_error(
     tether_home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -71,7 +64,7 @@ def test_syntax_error_is_one_line(
 ) -> None:
     (tmp_path / "broken_module.py").write_text("def broken(:\n")
     monkeypatch.chdir(tmp_path)
-    message = one_line(capsys, "pipeline", "run", "broken_module:x")
+    message = one_line_error(capsys, "pipeline", "run", "broken_module:x")
     assert "importing broken_module failed: SyntaxError" in message
 
 
@@ -96,8 +89,8 @@ def test_resume_by_pipeline_name(
     tether_home: Path, write_module: ModuleWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_module("cli_project", PROJECT)
-    one_line(capsys, "pipeline", "run", "cli_project:raising")
-    message = one_line(capsys, "pipeline", "resume", "raising")
+    one_line_error(capsys, "pipeline", "run", "cli_project:raising")
+    message = one_line_error(capsys, "pipeline", "resume", "raising")
     assert message.startswith("error: step 'boom' failed: ValueError")
     runs = [r for r in get_store().list_runs() if r.kind == "pipeline"]
     assert len(runs) == 2
@@ -186,7 +179,7 @@ def test_runs_logs_prints_step_logs(
     tether_home: Path, write_module: ModuleWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_module("logging_project", LOGGING)
-    one_line(capsys, "pipeline", "run", "logging_project:chatty")
+    one_line_error(capsys, "pipeline", "run", "logging_project:chatty")
     (step,) = [r for r in get_store().list_runs() if r.kind == "step"]
     assert main(["runs", "logs", step.id, "--name", "stdout"]) == 0
     assert capsys.readouterr().out == "said hi\n"
@@ -195,5 +188,5 @@ def test_runs_logs_prints_step_logs(
     assert "==> logs/logging.txt <==" in out
     assert "WARNING talker: logged hi" in out
     assert "RuntimeError: stopped after hi" in out
-    message = one_line(capsys, "runs", "logs", step.id, "--name", "retries")
+    message = one_line_error(capsys, "runs", "logs", step.id, "--name", "retries")
     assert "has no retries log; it has: logging, stdout, traceback" in message

@@ -358,3 +358,22 @@ def test_step_resources_reach_ray(
     assigned = module.resources.run(executor="ray")
     assert assigned["CPU"] == 2.0
     assert assigned["memory"] == 64 * 1024 * 1024
+
+
+def test_unimportable_step_fails_as_step(
+    tether_home: Path, write_module: ModuleWriter, tmp_path: Path
+) -> None:
+    module = write_module(
+        "vanishing_pipeline", DYING.replace("os._exit(code)", "return code")
+    )
+    # The driver keeps the imported module; a new worker process finds no file.
+    (tmp_path / "vanishing_pipeline.py").unlink()
+    recorder = Recorder()
+    with pytest.raises(
+        PipelineError, match="cannot import step vanishing_pipeline:die"
+    ) as raised:
+        module.dying.run(executor=ProcessExecutor(workers=1), reporter=recorder)
+    assert raised.value.step == "die"
+    step_run = get_store().get_run(str(recorder.by_step("die").run_id))
+    assert step_run.status == "FAILED"
+    assert "cannot import step" in str(step_run.error)

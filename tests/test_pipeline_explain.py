@@ -7,36 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_helpers import ModuleWriter, Recorder
+from pipeline_helpers import NUMBERS, ModuleWriter, Recorder
 from tether.cli.main import main
 from tether.errors import NotFoundError, PipelineError
 from tether.pipelines.explain import explain
 from tether.pipelines.graph import StepGraph
 from tether.pipelines.resume import resume
 from tether.store import get_store
-
-NUMBERS = """
-import tether
-
-
-def scale(value):
-    return value * 2
-
-
-@tether.step
-def make(n):
-    return list(range(n))
-
-
-@tether.step
-def total(values, factor):
-    return scale(sum(values)) * factor
-
-
-@tether.pipeline
-def numbers(n=3, factor=1):
-    return total(make(n), factor)
-"""
 
 
 def reasons_by_step(run_id: str) -> dict[str, list[str]]:

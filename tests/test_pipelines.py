@@ -14,32 +14,9 @@ import pandas as pd
 import pytest
 
 import tether
-from pipeline_helpers import ModuleWriter, Recorder
+from pipeline_helpers import NUMBERS, ModuleWriter, Recorder
 from tether.pipelines import CacheWarning
 from tether.store import get_store
-
-NUMBERS = """
-import tether
-
-
-def scale(value):
-    return value * 2
-
-
-@tether.step
-def make(n):
-    return list(range(n))
-
-
-@tether.step
-def total(values, factor):
-    return scale(sum(values)) * factor
-
-
-@tether.pipeline
-def numbers(n=3, factor=1):
-    return total(make(n), factor)
-"""
 
 
 @pytest.fixture

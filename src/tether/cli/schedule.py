@@ -95,9 +95,9 @@ def list_command(
         return
     # The text table leaves out the params and the last fire key, which
     # --format json includes.
-    shown = ["name", "trigger", "spec", "pipeline", "executor", "next"]
-    shown += ["firings", "last_status", "last_run"]
-    table("schedules", shown, [[row[key] for key in shown] for row in rows])
+    columns = ["name", "trigger", "spec", "pipeline", "executor", "next"]
+    columns += ["firings", "last_status", "last_run"]
+    table("schedules", columns, [[row[key] for key in columns] for row in rows])
 
 
 def next_tick(schedule: ScheduleRecord) -> str | None:

@@ -365,7 +365,7 @@ def sample_source(
 
 
 def _may_be_name(source: str) -> bool:
-    """Whether a source is read as a dataset name: no file and no folder in it."""
+    """Return whether a source is read as a dataset name: it names no file or folder."""
     return "/" not in source and "\\" not in source and not Path(source).exists()
 
 

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from tether.ids import new_id
+from tether.pipelines.references import load_pipeline
 from tether.store import get_store
 from tether.store.schedule_ops import ScheduleRecord
 
@@ -119,6 +120,7 @@ class Agent:
         firing = store.claim_firing(schedule.id, due.key, self.id)
         if firing is None:
             return None
+
         run_id = new_id()
         store.update_firing(firing, run_id=run_id)
         arguments: dict[str, Any] = dict(schedule.params)
@@ -131,8 +133,9 @@ class Agent:
             schedule.target,
             run_id,
         )
+
         try:
-            pipeline = _pipeline(schedule.target)
+            pipeline = load_pipeline(schedule.target, fresh=True)
             pipeline.run(executor=schedule.executor, run_id=run_id, **arguments)
         except KeyboardInterrupt:
             store.update_firing(firing, status="killed", error="interrupted")
@@ -150,6 +153,7 @@ class Agent:
                 exc,
             )
             return run_id
+
         store.update_firing(firing, status="finished")
         logger.info("schedule %s: run %s finished", schedule.name, run_id)
         return run_id
@@ -199,18 +203,6 @@ def _dataset_due(schedule: ScheduleRecord, fired: set[str]) -> list[Due]:
 def _alert_due(schedule: ScheduleRecord, fired: set[str]) -> list[Due]:
     events = get_store().alert_events(schedule.spec, schedule.created_at)
     return [Due(event.id, event.id) for event in events if event.id not in fired]
-
-
-def _pipeline(target: str) -> Any:
-    from tether.pipelines.pipeline_run import Pipeline
-    from tether.pipelines.references import import_reference
-
-    found = import_reference(target, fresh=True)
-    if not isinstance(found, Pipeline):
-        from tether.errors import PipelineError
-
-        raise PipelineError(f"{target} is no longer a @tether.pipeline function")
-    return found
 
 
 def _alive(pid: int) -> bool:

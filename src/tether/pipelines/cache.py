@@ -72,14 +72,14 @@ def build_key(
 
     Args:
         spec: The step.
-        arguments: Every argument by name; step outputs among them are in
-            ``inputs`` too.
-        inputs: The stored digest of each argument that an upstream step made.
+        arguments: The arguments passed by value, by name.
+        inputs: The stored digest of each argument that an upstream step
+            made; it may also be in ``arguments``, and the digest is used.
     """
     params: dict[str, Any] = {}
     digests: dict[str, str] = {}
     problem = ""
-    for name, value in arguments.items():
+    for name, value in {**arguments, **inputs}.items():
         if name in spec.exclude:
             continue
         if name in inputs:

@@ -103,7 +103,7 @@ def _is_project_code(function: types.FunctionType) -> bool:
 
 # Source text by code object. A code object belongs to one definition, and
 # reloading an edited module makes new code objects, so an entry never goes
-# stale; reading the source again for every step call cost a millisecond.
+# stale. Reading the source again for every step call cost about a millisecond.
 _sources: dict[types.CodeType, str] = {}
 MAX_CACHED_SOURCES = 10_000
 

@@ -1,4 +1,4 @@
-"""What this thread is doing: building a pipeline's graph or running a step.
+"""The work of this thread: building a pipeline's graph, or running a step.
 
 Both are thread-local, because the in-process executor runs independent steps
 on threads of one process.

@@ -20,7 +20,7 @@ SHORT_DIGEST = 12
 
 @dataclass
 class StepExplanation:
-    """Why one step call of a pipeline run ran, came from cache or failed.
+    """The reasons one step call of a pipeline run ran, came from cache or failed.
 
     Attributes:
         step: The step call's label.

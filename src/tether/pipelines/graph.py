@@ -105,9 +105,9 @@ class StepOutput:
             )
         return count
 
-    def _not_yet(self, what: str) -> PipelineError:
+    def _not_yet(self, subject: str) -> PipelineError:
         return PipelineError(
-            f"{what} of the output of step {self.node.label!r} is not known while the "
+            f"{subject} of the output of step {self.node.label!r} is not known while the "
             "pipeline is being built; pass the output to another step and decide there",
             step=self.node.label,
         )

@@ -58,8 +58,8 @@ class LiveView:
         self.title = title
         self.rows: dict[str, _Row] = {}
         # Rich's stdout redirection would wrap sys.stdout in a proxy that
-        # writes back through the console; with the run's capture around that
-        # proxy, every write loops forever in a terminal.
+        # writes back through the console. With the run's capture around that
+        # proxy, every write would loop forever in a terminal.
         self._live = Live(
             self._table(),
             console=self.console,

@@ -47,6 +47,34 @@ def import_reference(reference: str, *, fresh: bool = False) -> Any:
     return found
 
 
+def load_pipeline(reference: str, *, fresh: bool = False) -> Any:
+    """Import the ``@tether.pipeline`` that ``module:qualname`` names.
+
+    Raises:
+        ConfigError: the reference does not import, or names something else.
+    """
+    from tether.errors import ConfigError
+    from tether.pipelines.pipeline_run import Pipeline
+
+    try:
+        found = import_reference(reference, fresh=fresh)
+    except ImportError as exc:
+        raise ConfigError(
+            f"cannot import pipeline {reference}: {exc}; use MODULE:NAME, e.g. "
+            "flights.build:build, and run from the project folder or put its "
+            "modules on PYTHONPATH",
+            setting="pipeline",
+            value=reference,
+        ) from None
+    if not isinstance(found, Pipeline):
+        raise ConfigError(
+            f"{reference} is not a @tether.pipeline function",
+            setting="pipeline",
+            value=reference,
+        )
+    return found
+
+
 def _module(name: str, *, fresh: bool) -> Any:
     module = sys.modules.get(name)
     if module is None:

@@ -7,6 +7,7 @@ from typing import Any
 from tether.errors import PipelineError
 from tether.pipelines import context as ctx
 from tether.pipelines.history import find_pipeline_run, pipeline_record
+from tether.pipelines.references import load_pipeline
 
 
 def resume(
@@ -21,14 +22,13 @@ def resume(
     Returns the pipeline's value.
 
     The new run reuses each step that finished in the old run when its cache
-    key is unchanged; a step with ``cache=False`` is reused as it is. The
+    key is unchanged, and a step with ``cache=False`` as it is. The
     executor defaults to the one the old run used.
 
     Raises:
         PipelineError: the run finished, or its arguments were not all
             JSON-compatible and so were not recorded.
     """
-    from tether.pipelines.pipeline_run import Pipeline
 
     old = find_pipeline_run(run_id)
     run_id = old.id
@@ -45,9 +45,7 @@ def resume(
             f"they were not recorded; call {record['reference']}.run(..., "
             f"resume={run_id!r}) from Python with the same arguments"
         )
-    pipeline = _import(record["reference"])
-    if not isinstance(pipeline, Pipeline):
-        raise PipelineError(f"{record['reference']} is no longer a @tether.pipeline")
+    pipeline = load_pipeline(record["reference"])
     return pipeline.run(
         reporter=reporter,
         executor=executor or record.get("executor"),
@@ -55,15 +53,3 @@ def resume(
         resume=run_id,
         **record["arguments"],
     )
-
-
-def _import(reference: str) -> Any:
-    from tether.pipelines.references import import_reference
-
-    try:
-        return import_reference(reference)
-    except ImportError as exc:
-        raise PipelineError(
-            f"cannot import pipeline {reference}: {exc}; run from the project folder "
-            "or put its modules on PYTHONPATH"
-        ) from None

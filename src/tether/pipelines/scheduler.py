@@ -52,7 +52,7 @@ class Outcome:
 
 @dataclass
 class PipelineState:
-    """The pipeline run as the scheduler sees it: ids, reporter, options and reuse."""
+    """The pipeline run's state used by the scheduler: ids, reporter, options, reuse."""
 
     run_id: str | None
     experiment: str | None
@@ -142,7 +142,7 @@ def _prepare(
     """Return the step's outcome from cache, or submit it and return None."""
     spec = node.spec
     values, refs = _arguments(node, done, executor, state)
-    key = build_key(spec, values | _ref_values(refs), refs)
+    key = build_key(spec, values, refs)
     if key.problem and spec.cache:
         from tether.pipelines.step_run import warn_not_cached
 
@@ -218,10 +218,6 @@ def _origin(output: StepOutput, outcome: Outcome) -> ctx.Origin:
             step=output.node.label,
         )
     return outcome.items[0]
-
-
-def _ref_values(refs: dict[str, ctx.Origin]) -> dict[str, Any]:
-    return dict.fromkeys(refs)
 
 
 def _serve(

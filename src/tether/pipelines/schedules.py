@@ -45,7 +45,7 @@ def add_schedule(
             URI or the alert event's id.
     """
     from tether.pipelines.pipeline_run import Pipeline
-    from tether.pipelines.references import import_reference
+    from tether.pipelines.references import load_pipeline
 
     _check_name(name)
     trigger, spec = _trigger(cron, on_dataset, on_alert)
@@ -56,19 +56,7 @@ def add_schedule(
             value=executor,
         )
     target = pipeline.reference if isinstance(pipeline, Pipeline) else str(pipeline)
-    try:
-        found = import_reference(target)
-    except ImportError as exc:
-        raise ConfigError(
-            f"cannot import pipeline {target}: {exc}; pass MODULE:NAME of a "
-            "@tether.pipeline that the agent can import",
-            setting="pipeline",
-            value=target,
-        ) from None
-    if not isinstance(found, Pipeline):
-        raise ConfigError(
-            f"{target} is not a @tether.pipeline function", setting="pipeline"
-        )
+    found = load_pipeline(target)
     arguments = dict(params or {})
     _check_arguments(found, arguments, input_param)
     return get_store().add_schedule(
@@ -103,17 +91,17 @@ def fire_alert(name: str, payload: Mapping[str, Any] | None = None) -> AlertEven
 def _trigger(
     cron: str | None, dataset: str | None, alert: str | None
 ) -> tuple[str, str]:
-    given = [
+    chosen = [
         (kind, value)
         for kind, value in zip(TRIGGERS, (cron, dataset, alert), strict=True)
         if value
     ]
-    if len(given) != 1:
+    if len(chosen) != 1:
         raise ConfigError(
             "a schedule needs exactly one trigger: cron, on_dataset or on_alert",
             setting="trigger",
         )
-    kind, value = given[0]
+    kind, value = chosen[0]
     if kind == "cron":
         from croniter import croniter
 

@@ -16,39 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from tether.tracking.output import MAX_CAPTURED_CHARS
+from tether.tracking.output import Buffer
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass
-class Buffer:
-    """Text kept for one stream of one step, cut at ``MAX_CAPTURED_CHARS``."""
-
-    parts: list[str] = field(default_factory=list)
-    size: int = 0
-    truncated: bool = False
-
-    def add(self, text: str) -> None:
-        """Keep ``text`` while there is room, and note when some was dropped."""
-        room = MAX_CAPTURED_CHARS - self.size
-        if room > 0:
-            self.parts.append(text[:room])
-            self.size += min(len(text), room)
-        if len(text) > room:
-            self.truncated = True
-
-    def text(self) -> str:
-        """Return the kept text, with a marker when it was cut."""
-        joined = "".join(self.parts)
-        if self.truncated:
-            joined += f"\n[output truncated at {MAX_CAPTURED_CHARS} characters]\n"
-        return joined
-
-
-@dataclass
 class StepOutputText:
-    """What one step printed and logged."""
+    """The text one step printed and logged."""
 
     stdout: Buffer = field(default_factory=Buffer)
     stderr: Buffer = field(default_factory=Buffer)

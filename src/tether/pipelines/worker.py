@@ -93,7 +93,6 @@ def execute(task: StepTask) -> StepResult:
     if task.settings is not None:
         _use_settings(task.settings)
         _use_paths(task.paths)
-    spec = task.spec or resolve_step(task.reference, task.key)
     started = time.perf_counter()
     run = start_run(
         experiment=task.experiment,
@@ -108,7 +107,11 @@ def execute(task: StepTask) -> StepResult:
     step_context = ctx.StepContext(task.label, run.id)
     ctx.set_step(step_context)
     result = StepResult(task.label, run.id, RAN)
+
     try:
+        # Inside the run, so that a step the worker cannot import fails as a
+        # step with its own message, not as a lost worker.
+        spec = task.spec or resolve_step(task.reference, task.key)
         arguments = _arguments(task, step_context)
         link_inputs(run, arguments, task.refs)
         run.log_dict(task.key_info, KEY_FILE)
@@ -127,6 +130,7 @@ def execute(task: StepTask) -> StepResult:
     finally:
         ctx.set_step(None)
         step_logs.stop_capture()
+
     result.seconds = time.perf_counter() - started
     return result
 

@@ -10,18 +10,17 @@ from typing import TextIO
 MAX_CAPTURED_CHARS = 1_000_000
 
 
-class Tee(io.TextIOBase):
-    """Write to the original stream and keep a bounded copy."""
+class Buffer:
+    """Text kept from a stream, cut at ``MAX_CAPTURED_CHARS``; safe across threads."""
 
-    def __init__(self, original: TextIO) -> None:
-        self.original = original
+    def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
         self.truncated = False
         self._lock = threading.Lock()
 
-    def write(self, text: str) -> int:
-        written = self.original.write(text)
+    def add(self, text: str) -> None:
+        """Keep ``text`` while there is room, and note when some was dropped."""
         with self._lock:
             room = MAX_CAPTURED_CHARS - self._size
             if room > 0:
@@ -29,6 +28,30 @@ class Tee(io.TextIOBase):
                 self._size += min(len(text), room)
             if len(text) > room:
                 self.truncated = True
+
+    def text(self) -> str:
+        """Return the kept text, with a marker when it was cut."""
+        joined = "".join(self._parts)
+        if self.truncated:
+            joined += f"\n[output truncated at {MAX_CAPTURED_CHARS} characters]\n"
+        return joined
+
+
+class Tee(io.TextIOBase):
+    """Write to the original stream and keep a bounded copy."""
+
+    def __init__(self, original: TextIO) -> None:
+        self.original = original
+        self.buffer_copy = Buffer()
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the copy was cut at ``MAX_CAPTURED_CHARS``."""
+        return self.buffer_copy.truncated
+
+    def write(self, text: str) -> int:
+        written = self.original.write(text)
+        self.buffer_copy.add(text)
         return written
 
     def flush(self) -> None:
@@ -46,10 +69,7 @@ class Tee(io.TextIOBase):
 
     def getvalue(self) -> str:
         """Return the captured text, with a marker when it was cut."""
-        text = "".join(self._parts)
-        if self.truncated:
-            text += f"\n[output truncated at {MAX_CAPTURED_CHARS} characters]\n"
-        return text
+        return self.buffer_copy.text()
 
 
 class OutputCapture:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_INLINE_FILE_RECORDS = 1000
-"""Most file records a version's source holds inline; more go to a blob."""
+"""Maximum number of file records a version's source contains inline; more go to a blob."""
 
 Verify = Callable[[], None]
 """Raise DataError when the source changed while it was read; called before storing."""

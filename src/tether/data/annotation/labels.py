@@ -372,7 +372,7 @@ def _append(
     source: dict[str, Any],
     run: Run | None,
 ) -> DatasetVersionRecord:
-    """Add ``rows`` to the latest version, as a version that holds all earlier rows.
+    """Add ``rows`` to the latest version, as a version that contains all earlier rows.
 
     The version is added only if no other writer added one since the latest
     was read; otherwise the rows are merged into the new latest and tried again.
