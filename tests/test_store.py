@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tether.errors import ConfigError, NotFoundError
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
 from tether.store.sql import MAX_PARAM_LENGTH, SqlStore
+from tether.store.step_call_ops import StepCallRecord
 
 DIGEST_A = "a" * 64
 DIGEST_B = "b" * 64
@@ -354,29 +355,52 @@ def test_runs_with_artifact_by_role(store: SqlStore) -> None:
     assert store.runs_with_artifact(DIGEST_B, role="output") == []
 
 
-def test_find_cached_run_only_finished(store: SqlStore) -> None:
-    running = store.create_run(experiment="exp", name="s", cache_key="k1")
-    failed = store.create_run(experiment="exp", name="s", cache_key="k1")
+def _call(run_id: str, outputs: dict | None = None) -> StepCallRecord:
+    return StepCallRecord(run_id, "s", {"digest": "k"}, outputs)
+
+
+OUTPUTS = {"tuple": False, "items": [{"digest": DIGEST_A, "kind": "json"}]}
+
+
+def test_find_cached_call_only_finished_with_outputs(store: SqlStore) -> None:
+    running = store.create_run(experiment="exp", name="s")
+    failed = store.create_run(experiment="exp", name="s")
+    no_outputs = store.create_run(experiment="exp", name="s")
+    for run_id in (running, failed):
+        store.record_step_call(_call(run_id, OUTPUTS), cache_key="k1")
+    store.record_step_call(_call(no_outputs), cache_key="k1")
     store.end_run(failed, "FAILED")
-    assert running
-    assert store.find_cached_run("k1") is None
+    store.end_run(no_outputs, "FINISHED")
+    assert store.find_cached_call("k1") is None
 
 
-def test_find_cached_run_newest_first(store: SqlStore) -> None:
-    older = store.create_run(experiment="exp", name="s", cache_key="k1")
-    newer = store.create_run(experiment="exp", name="s", cache_key="k1")
-    other = store.create_run(experiment="exp", name="s", cache_key="k2")
-    for run_id in (older, newer, other):
+def test_find_cached_call_newest_first(store: SqlStore) -> None:
+    older = store.create_run(experiment="exp", name="s")
+    newer = store.create_run(experiment="exp", name="s")
+    other = store.create_run(experiment="exp", name="s")
+    for run_id, key in ((older, "k1"), (newer, "k1"), (other, "k2")):
+        store.record_step_call(_call(run_id, OUTPUTS), cache_key=key)
         store.end_run(run_id, "FINISHED")
-    assert store.find_cached_run("k1") == newer
-    assert store.find_cached_run("k2") == other
-    assert store.find_cached_run("k3") is None
+    assert store.find_cached_call("k1") == _call(newer, OUTPUTS)
+    assert store.find_cached_call("k2").run_id == other
+    assert store.find_cached_call("k3") is None
 
 
-def test_set_cache_key_makes_reusable(store: SqlStore, run_id: str) -> None:
-    store.end_run(run_id, "FINISHED")
-    store.set_cache_key(run_id, "k9")
-    assert store.find_cached_run("k9") == run_id
+def test_record_step_call_twice_keeps_the_last(store: SqlStore, run_id: str) -> None:
+    store.record_step_call(
+        _call(run_id),
+        [artifact(run_id, "inputs/x", DIGEST_B, "input")],
+        [Edge("artifact", DIGEST_B, "run", run_id, "input")],
+    )
+    assert store.step_call(run_id) == _call(run_id)
+    store.record_step_call(_call(run_id, OUTPUTS), cache_key="k9")
+    assert store.step_call(run_id) == _call(run_id, OUTPUTS)
+    assert store.get_run(run_id).cache_key == "k9"
+    assert [a.path for a in store.list_artifacts(run_id)] == ["inputs/x"]
+    assert store.edges_into("run", run_id) == [
+        Edge("artifact", DIGEST_B, "run", run_id, "input")
+    ]
+    assert store.step_call("no-such-run") is None
 
 
 # -- dataset versions ----------------------------------------------------

@@ -4,7 +4,8 @@ A key covers the step's code (see :mod:`tether.pipelines.code`), its params,
 the digests of its inputs and the versions of Python, Tether and the packages
 the step declares. It is never partial: an input that cannot be hashed
 disables the cache for that call. The key's parts are stored with every step
-run as ``cache_key.json``, which is what ``tether pipeline explain`` compares.
+run in the store's step-call record, which is what ``tether pipeline explain``
+compares.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from tether.pipelines.values import digest_of
 from tether.store import get_store
 from tether.store.records import ArtifactRecord
 from tether.version import __version__
-
-OUTPUTS_FILE = "outputs.json"
-KEY_FILE = "cache_key.json"
 
 
 @dataclass
@@ -55,14 +53,14 @@ class CacheKey:
 class CachedOutputs:
     """The stored outputs of a finished step run that a call can reuse.
 
-    ``artifacts`` are that run's artifact records, read once for the lookup
-    and copied to the run that reuses them.
+    ``described`` is the step-call record of the outputs, copied to the run
+    that reuses them.
     """
 
     run_id: str
     items: list[Origin] = field(default_factory=list)
     is_tuple: bool = False
-    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    described: dict[str, Any] = field(default_factory=dict)
 
 
 def build_key(
@@ -117,27 +115,42 @@ def versions(packages: tuple[str, ...]) -> dict[str, str]:
 
 def find_cached(key: CacheKey) -> CachedOutputs | None:
     """Return the outputs of the newest finished run with ``key``, if all are stored."""
-    store, objects = get_store(), get_objects()
-    source_id = store.find_cached_run(key.digest)
-    if source_id is None:
+    call = get_store().find_cached_call(key.digest)
+    if call is None or call.outputs is None:
         return None
-    records = store.list_artifacts(source_id)
-    artifacts = {a.path: a for a in records}
-    if OUTPUTS_FILE not in artifacts:
+    cached = cached_outputs(call.run_id, call.outputs)
+    objects = get_objects()
+    if not all(objects.exists(item.digest) for item in cached.items):
         return None
-    described = json.loads(objects.read_bytes(artifacts[OUTPUTS_FILE].digest))
-    items = [
-        Origin(item["digest"], item["kind"], source_id) for item in described["items"]
+    return cached
+
+
+def cached_outputs(owner: str, described: dict[str, Any]) -> CachedOutputs:
+    """Return the outputs that a step-call record describes, made by run ``owner``."""
+    items = [Origin(i["digest"], i["kind"], owner) for i in described["items"]]
+    return CachedOutputs(owner, items, bool(described["tuple"]), described)
+
+
+def output_records(run_id: str, described: dict[str, Any]) -> list[ArtifactRecord]:
+    """Return the ``outputs/N`` artifact records of a step run's described outputs."""
+    return [
+        ArtifactRecord(
+            run_id,
+            f"outputs/{index}",
+            item["digest"],
+            item["size"],
+            item["media_type"],
+            False,
+            "output",
+        )
+        for index, item in enumerate(described["items"])
     ]
-    if not all(objects.exists(item.digest) for item in items):
-        return None
-    return CachedOutputs(source_id, items, bool(described["tuple"]), records)
 
 
 def key_record(
     key: CacheKey | None, *, cache: bool, forced: bool, label: str
 ) -> dict[str, Any]:
-    """Return what a step run stores as ``cache_key.json``."""
+    """Return the key record that a step run stores in its step-call record."""
     return {
         "label": label,
         "digest": key.digest if key else None,

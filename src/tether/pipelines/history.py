@@ -7,8 +7,7 @@ from typing import Any
 
 from tether.artifacts import get_objects
 from tether.errors import NotFoundError, PipelineError
-from tether.pipelines.cache import KEY_FILE, OUTPUTS_FILE, CachedOutputs
-from tether.pipelines.context import Origin
+from tether.pipelines.cache import CachedOutputs, cached_outputs
 from tether.store import get_store
 from tether.store.records import RunRecord
 
@@ -58,26 +57,23 @@ def artifact_json(run_id: str, path: str) -> Any:
 
 
 def key_info(run_id: str) -> dict[str, Any] | None:
-    """Return the ``cache_key.json`` of a step run."""
-    found = artifact_json(run_id, KEY_FILE)
-    return found if isinstance(found, dict) else None
+    """Return the cache key record of a step run, or None when it has none."""
+    call = get_store().step_call(run_id)
+    return call.key if call is not None else None
 
 
 def finished_steps(run_id: str) -> dict[str, CachedOutputs]:
     """Return the outputs of each finished step of a pipeline run, by step label."""
     pipeline_run(run_id)
-    objects = get_objects()
+    store, objects = get_store(), get_objects()
     found: dict[str, CachedOutputs] = {}
     for step in step_runs(run_id):
-        if step.status != "FINISHED":
+        call = store.step_call(step.id) if step.status == "FINISHED" else None
+        if call is None or call.outputs is None:
             continue
-        described = artifact_json(step.id, OUTPUTS_FILE)
-        if described is None:
-            continue
-        owner = step.cached_from or step.id
-        items = [Origin(i["digest"], i["kind"], owner) for i in described["items"]]
-        if all(objects.exists(item.digest) for item in items):
-            found[step.name] = CachedOutputs(owner, items, bool(described["tuple"]))
+        cached = cached_outputs(step.cached_from or step.id, call.outputs)
+        if all(objects.exists(item.digest) for item in cached.items):
+            found[step.name] = cached
     return found
 
 

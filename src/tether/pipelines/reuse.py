@@ -1,27 +1,27 @@
 """Record a step call served from cache, or reused by a resumed pipeline run.
 
 The call still gets a step run of its own, FINISHED at once, whose
-``cached_from`` names the run that made the outputs. That run's outputs,
-cache key record and lineage edges are copied to it, so lineage through a
-cached step looks the same as through one that ran.
+``cached_from`` names the run that made the outputs. That run's output
+records and lineage edges are copied to it, with a step-call record of the
+call's own key, so lineage through a cached step looks the same as through one
+that ran.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tether.pipelines.cache import (
-    KEY_FILE,
-    OUTPUTS_FILE,
     CachedOutputs,
     CacheKey,
     key_record,
+    output_records,
 )
 from tether.pipelines.context import Origin
 from tether.pipelines.worker import input_records, log_params
 from tether.store import get_store
 from tether.store.records import ArtifactRecord, Edge
+from tether.store.step_call_ops import StepCallRecord
 from tether.tracking.run import FINISHED, start_run
 
 if TYPE_CHECKING:
@@ -53,11 +53,13 @@ def record_reused_run(
         log_params(run, {**values, **dict.fromkeys(refs)}, refs)
         records, edges = input_records(run.id, refs)
         copied, copied_edges = _copied_outputs(run.id, cached)
-        if not any(record.path == KEY_FILE for record in copied):
-            run.log_dict(
-                key_record(key, cache=True, forced=state.force, label=label), KEY_FILE
-            )
-        run.store.log_artifacts_and_edges(records + copied, edges + copied_edges)
+        call = StepCallRecord(
+            run.id,
+            label,
+            key_record(key, cache=True, forced=state.force, label=label),
+            cached.described,
+        )
+        run.store.record_step_call(call, records + copied, edges + copied_edges)
     except BaseException:
         run.end("FAILED", error="could not record the cached outputs")
         raise
@@ -70,12 +72,7 @@ def _copied_outputs(
 ) -> tuple[list[ArtifactRecord], list[Edge]]:
     """Return the cached run's output records and edges, made over to ``run_id``."""
     store = get_store()
-    artifacts = cached.artifacts or store.list_artifacts(cached.run_id)
-    records = [
-        replace(record, run_id=run_id)
-        for record in artifacts
-        if record.role == "output" or record.path in (OUTPUTS_FILE, KEY_FILE)
-    ]
+    records = output_records(run_id, cached.described)
     edges = [
         Edge("run", run_id, edge.dst_kind, edge.dst_id, edge.relation)
         for edge in store.edges_from("run", cached.run_id)

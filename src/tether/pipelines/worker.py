@@ -23,11 +23,12 @@ from tether.artifacts.materializers import NotMaterializableError, is_json
 from tether.errors import PipelineError, StepFailedError
 from tether.pipelines import context as ctx
 from tether.pipelines import step_logs
-from tether.pipelines.cache import KEY_FILE, OUTPUTS_FILE, CacheKey
+from tether.pipelines.cache import CacheKey, output_records
 from tether.pipelines.code import code_digests
 from tether.pipelines.step_spec import StepSpec
 from tether.pipelines.values import load, save
 from tether.store.records import ArtifactRecord, Edge
+from tether.store.step_call_ops import StepCallRecord
 from tether.tracking.run import FAILED, FINISHED, KILLED, Run, start_run
 
 RAN, FAILED_STATUS, KILLED_STATUS = "ran", "failed", "killed"
@@ -48,7 +49,7 @@ class StepTask:
         experiment: The pipeline run's experiment.
         source: The pipeline run's code record, shared by its steps.
         key: The call's cache key, or None when the step is not cached.
-        key_info: What the run stores as ``cache_key.json``.
+        key_info: The key record the run stores in its step-call record.
         settings: Store and artifact locations for a worker in another
             process; None in the driver's process.
         keep_values: Return the output values too (in-process executor).
@@ -113,15 +114,12 @@ def execute(task: StepTask) -> StepResult:
         # step with its own message, not as a lost worker.
         spec = task.spec or resolve_step(task.reference, task.key)
         arguments = _arguments(task, step_context)
-        link_inputs(run, arguments, task.refs)
-        run.log_dict(task.key_info, KEY_FILE)
+        link_inputs(run, arguments, task.refs, task.key_info)
         try:
             value = _call_with_retries(spec, arguments, result)
         finally:
             _record_attempts(run, result)
         _store(run, spec, value, result, task)
-        if task.key is not None and task.key.usable:
-            run.store.set_cache_key(run.id, task.key.digest)
     except BaseException as exc:
         _fail(run, task, exc, result, captured)
     else:
@@ -174,11 +172,15 @@ def _use_paths(paths: list[str]) -> None:
 
 
 def link_inputs(
-    run: Run, arguments: dict[str, Any], refs: dict[str, ctx.Origin]
+    run: Run,
+    arguments: dict[str, Any],
+    refs: dict[str, ctx.Origin],
+    key_info: dict[str, Any],
 ) -> None:
-    """Log JSON-compatible arguments as params and link upstream outputs as inputs."""
+    """Log params, and record the call's key and upstream inputs in one transaction."""
     log_params(run, arguments, refs)
-    run.store.log_artifacts_and_edges(*input_records(run.id, refs))
+    call = StepCallRecord(run.id, run.name, key_info)
+    run.store.record_step_call(call, *input_records(run.id, refs))
 
 
 def log_params(
@@ -285,8 +287,6 @@ def _store(
             step=task.label,
         )
     described = []
-    records = []
-    edges = []
     for index, item in enumerate(items):
         try:
             stored = save(run.objects, item)
@@ -297,22 +297,25 @@ def _store(
                 "materializer with tether.pipelines.register_materializer",
                 step=task.label,
             ) from None
-        records.append(
-            ArtifactRecord(
-                run.id,
-                f"outputs/{index}",
-                stored.blob.digest,
-                stored.blob.size,
-                stored.blob.media_type,
-                False,
-                "output",
-            )
+        blob = stored.blob
+        described.append(
+            {
+                "digest": blob.digest,
+                "kind": stored.kind,
+                "size": blob.size,
+                "media_type": blob.media_type,
+            }
         )
-        edges.append(Edge("run", run.id, "artifact", stored.blob.digest, "output"))
-        described.append({"digest": stored.blob.digest, "kind": stored.kind})
-        result.outputs.append(ctx.Origin(stored.blob.digest, stored.kind, run.id))
-    run.store.log_artifacts_and_edges(records, edges)
-    run.log_dict({"tuple": is_tuple, "items": described}, OUTPUTS_FILE)
+        result.outputs.append(ctx.Origin(blob.digest, stored.kind, run.id))
+    outputs = {"tuple": is_tuple, "items": described}
+    edges = [Edge("run", run.id, "artifact", i["digest"], "output") for i in described]
+    key = task.key
+    run.store.record_step_call(
+        StepCallRecord(run.id, task.label, task.key_info, outputs),
+        output_records(run.id, outputs),
+        edges,
+        cache_key=key.digest if key is not None and key.usable else None,
+    )
     result.is_tuple = is_tuple
     if task.keep_values:
         result.values = items

@@ -264,3 +264,15 @@ alert_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_alert_events_name", "name", "created_at"),
 )
+
+# One row per pipeline step call that got as far as building its cache key:
+# the key's parts, which ``tether pipeline explain`` compares, and, once the
+# step finished, the digest and kind of each output.
+step_calls = Table(
+    "step_calls",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("label", String(250), nullable=False),
+    Column("key", JSON, nullable=False),
+    Column("outputs", JSON(none_as_null=True), nullable=True),
+)

@@ -32,21 +32,19 @@ from tether.store.records import (
     PendingWrites,
     RunRecord,
 )
+from tether.store.rows import artifact_row, upsert_rows, write_artifacts_and_edges
 from tether.store.schedule_ops import ScheduleOps
 from tether.store.search_ops import SearchOps
+from tether.store.step_call_ops import StepCallOps
 from tether.store.time import aware, utcnow
 from tether.store.transactions import write
-from tether.store.upserts import (
-    insert_ignoring_duplicates,
-    latest_metric_upsert,
-    upsert,
-)
+from tether.store.upserts import latest_metric_upsert
 from tether.store.values import MAX_PARAM_LENGTH, param_text, tag_text
 
 __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
-class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
+class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps, StepCallOps):
     """Runs, datasets, models and lineage in one SQL database."""
 
     def __init__(self, url: str) -> None:
@@ -102,11 +100,11 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
             "source": dict(source or {}),
             "cache_key": cache_key,
         }
-        artifact_rows = [_artifact_row(record) for record in artifacts]
+        artifact_rows = [artifact_row(record) for record in artifacts]
 
         def insert_run(conn: Connection) -> None:
             conn.execute(_INSERT_RUN, row)
-            self._upsert_rows(conn, t.artifacts, artifact_rows, ("run_id", "path"))
+            upsert_rows(conn, t.artifacts, artifact_rows, ("run_id", "path"))
 
         write(self.engine, insert_run)
         return run_id
@@ -157,14 +155,6 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
         )
         return write(self.engine, lambda conn: bool(conn.execute(statement).rowcount))
 
-    def set_cache_key(self, run_id: str, cache_key: str) -> None:
-        """Mark a finished step run as reusable for calls with ``cache_key``."""
-        statement = update(t.runs).where(t.runs.c.id == run_id)
-        write(
-            self.engine,
-            lambda conn: conn.execute(statement.values(cache_key=cache_key)),
-        )
-
     def update_run_source(self, run_id: str, source: Mapping[str, Any]) -> None:
         """Replace the recorded code and environment of a run."""
         statement = (
@@ -210,8 +200,8 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
             for run_id, pending in batches.items()
             for key, value in pending.tags.items()
         ]
-        self._upsert_rows(conn, t.params, params, ("run_id", "key"))
-        self._upsert_rows(conn, t.tags, tags, ("run_id", "key"))
+        upsert_rows(conn, t.params, params, ("run_id", "key"))
+        upsert_rows(conn, t.tags, tags, ("run_id", "key"))
         self._insert_points(
             conn, {run_id: pending.points for run_id, pending in batches.items()}
         )
@@ -254,7 +244,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
 
     def log_artifact(self, record: ArtifactRecord) -> None:
         """Record that a run logged a file or folder with the given digest."""
-        self._upsert(t.artifacts, [_artifact_row(record)], ("run_id", "path"))
+        self._upsert(t.artifacts, [artifact_row(record)], ("run_id", "path"))
 
     def log_artifacts_and_edges(
         self, records: Sequence[ArtifactRecord], edges: Sequence[Edge]
@@ -264,30 +254,11 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
         A pipeline step records its inputs, outputs and their edges together:
         one commit instead of one per record. Duplicate edges are ignored.
         """
-        rows = [_artifact_row(record) for record in records]
-        now = utcnow()
-        edge_rows = [
-            {
-                "src_kind": e.src_kind,
-                "src_id": e.src_id,
-                "dst_kind": e.dst_kind,
-                "dst_id": e.dst_id,
-                "relation": e.relation,
-                "created_at": now,
-            }
-            for e in dict.fromkeys(edges)
-        ]
-
-        def apply(conn: Connection) -> None:
-            self._upsert_rows(conn, t.artifacts, rows, ("run_id", "path"))
-            if edge_rows:
-                statement = insert_ignoring_duplicates(
-                    conn.dialect.name, t.lineage_edges
-                )
-                conn.execute(statement, edge_rows)
-
-        if rows or edge_rows:
-            write(self.engine, apply)
+        if records or edges:
+            write(
+                self.engine,
+                lambda conn: write_artifacts_and_edges(conn, records, edges),
+            )
 
     def get_run(self, run_id: str) -> RunRecord:
         """Return one run with its params, tags and latest metrics."""
@@ -374,18 +345,6 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
         with self.engine.connect() as conn:
             return [str(r) for r in conn.execute(query).scalars()]
 
-    def find_cached_run(self, cache_key: str) -> str | None:
-        """Return the newest finished run that executed with ``cache_key``, if any."""
-        query = (
-            select(t.runs.c.id)
-            .where(t.runs.c.cache_key == cache_key, t.runs.c.status == "FINISHED")
-            .order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc())
-            .limit(1)
-        )
-        with self.engine.connect() as conn:
-            found = conn.execute(query).scalar()
-        return str(found) if found else None
-
     def count_runs(self) -> int:
         """Return the number of runs in the store."""
         with self.engine.connect() as conn:
@@ -400,22 +359,7 @@ class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps):
     ) -> None:
         """Insert rows, replacing the other columns of rows whose keys exist."""
         if rows:
-            write(self.engine, lambda conn: self._upsert_rows(conn, table, rows, keys))
-
-    @staticmethod
-    def _upsert_rows(
-        conn: Connection,
-        table: Table,
-        rows: list[dict[str, Any]],
-        keys: tuple[str, ...],
-    ) -> None:
-        """Run one ``INSERT … ON CONFLICT DO UPDATE`` for the whole batch."""
-        if not rows:
-            return
-        # A batch may name a key twice; the last value wins, as one by one.
-        unique = {tuple(row[k] for k in keys): row for row in rows}
-        statement = upsert(conn.dialect.name, table, tuple(rows[0]), keys)
-        conn.execute(statement, list(unique.values()))
+            write(self.engine, lambda conn: upsert_rows(conn, table, rows, keys))
 
 
 _INSERT_RUN = insert(t.runs)
@@ -427,18 +371,6 @@ _INSERT_METRIC_SQL = {
 # The SET clause comes from the parameters: status, end_time, error and
 # sometimes cached_from.
 _END_RUN = update(t.runs).where(t.runs.c.id == bindparam("ended_run_id"))
-
-
-def _artifact_row(record: ArtifactRecord) -> dict[str, Any]:
-    return {
-        "run_id": record.run_id,
-        "path": record.path,
-        "digest": record.digest,
-        "size": record.size,
-        "media_type": record.media_type,
-        "is_dir": record.is_dir,
-        "role": record.role,
-    }
 
 
 def _run_record(row: Any, **extra: Any) -> RunRecord:
