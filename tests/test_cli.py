@@ -15,6 +15,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import tether
+from registry_helpers import record_passing_tests
 
 
 def run_cli(
@@ -52,6 +53,7 @@ def registered(tether_home: Path) -> Iterator[Path]:
     model = LogisticRegression().fit(frame, [0, 0, 1, 1])
     with tether.start_run(experiment="cli", name="fit"):
         version = tether.models.register_model(model, "m", input_example=frame)
+    record_passing_tests("m", version.version)
     tether.models.set_alias("m", "champion", version.version)
     yield tether_home
 

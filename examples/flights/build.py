@@ -196,7 +196,16 @@ def register(
         metrics={f"test.{k}": v for k, v in evaluation["model"].items()},
         training_run_id=origin.run_id if origin else None,
     )
-    return {"name": version.name, "version": version.version, "uri": version.uri}
+    return {
+        "name": version.name,
+        "version": version.version,
+        "uri": version.uri,
+        "gates": {
+            "roc_auc": evaluation["model"]["roc_auc"],
+            "margin": evaluation["model"]["roc_auc"]
+            - evaluation["baseline"]["roc_auc"],
+        },
+    }
 
 
 @tether.step(cache=False)
@@ -205,7 +214,17 @@ def promote(registered: dict[str, Any]) -> dict[str, Any]:
 
     Not cached: when ``register`` comes from cache, the alias may point
     elsewhere since, and this build's model must become the champion again.
+    The ``evaluate`` step's gates passed, or this step would not run; they are
+    stored as the version's test result, which moving the alias requires.
     """
+    tether.models.record_test_result(
+        registered["uri"],
+        "flights-gates",
+        [
+            {"name": f"test.{key}", "passed": True, "value": value}
+            for key, value in registered["gates"].items()
+        ],
+    )
     tether.models.set_alias(registered["name"], ALIAS, registered["version"])
     return registered
 

@@ -69,3 +69,22 @@ def _scheme(url: str) -> str:
 
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+USER_ENV = "TETHER_USER"
+
+
+def current_user() -> str:
+    """Return who makes changes from this process, for the audit trail.
+
+    ``TETHER_USER`` when set, else the operating system's login name.
+    """
+    import getpass
+
+    named = os.environ.get(USER_ENV, "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -18,6 +18,7 @@ The CLI turns any ``TetherError`` into a one-line message and exit code 2.
     ├── StoreError (RuntimeError)          the store cannot be opened or written
     │   └── VersionConflictError           a dataset version was added meanwhile
     ├── UntrustedModelError (PermissionError)  loading would run untrusted code
+    ├── PromotionError (PermissionError)   an alias may not move to an untested version
     ├── ServingError (RuntimeError)        the server cannot start or serve
     └── PipelineError (RuntimeError)       a pipeline cannot be built or run
         └── StepFailedError                a step raised in another process
@@ -143,6 +144,15 @@ class UntrustedModelError(TetherError, PermissionError):
     def __init__(self, message: str, *, untrusted: list[str]) -> None:
         super().__init__(message)
         self.untrusted = untrusted
+
+
+class PromotionError(TetherError, PermissionError):
+    """An alias may not move to a version whose required tests have not passed."""
+
+    def __init__(self, message: str, *, uri: str, alias: str) -> None:
+        super().__init__(message)
+        self.uri = uri
+        self.alias = alias
 
 
 class ServingError(TetherError, RuntimeError):

@@ -360,7 +360,7 @@ def _model_probabilities(
 ) -> tuple[np.ndarray, list[str], str]:
     """Return a registered model's class probabilities on ``frame``, its classes and URI."""
     from tether.errors import ConfigError
-    from tether.models.registry import load
+    from tether.models.loading import load
     from tether.models.signature import enforce
 
     model = load(uri)

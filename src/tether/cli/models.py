@@ -64,3 +64,13 @@ def set_alias(
 
     move(name, alias, version)
     console.print(escape(f"models:/{name}@{alias} -> version {version}"))
+
+
+def _register_subcommands() -> None:
+    from tether.cli import models_package, models_testing
+
+    models_testing.register(app)
+    models_package.register(app)
+
+
+_register_subcommands()

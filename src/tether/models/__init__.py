@@ -1,4 +1,4 @@
-"""The model registry: register, alias, load; signatures and their enforcement."""
+"""The model registry: register, alias, review, load; signatures and their enforcement."""
 
 from __future__ import annotations
 
@@ -6,26 +6,47 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "AliasChange",
     "LoadedModel",
     "ModelVersion",
     "Signature",
+    "alias_history",
+    "delete_version",
+    "describe",
     "enforce",
     "get_version",
     "infer_signature",
+    "input_example",
     "list_versions",
     "load",
+    "record_test_result",
     "register_model",
+    "remove_alias",
     "set_alias",
+    "set_status",
+    "tag",
+    "trust",
 ]
 
+_REGISTRY = "tether.models.registry"
 _LAZY = {
-    "LoadedModel": "tether.models.registry",
-    "ModelVersion": "tether.models.registry",
-    "get_version": "tether.models.registry",
-    "list_versions": "tether.models.registry",
-    "load": "tether.models.registry",
-    "register_model": "tether.models.registry",
-    "set_alias": "tether.models.registry",
+    "AliasChange": _REGISTRY,
+    "ModelVersion": _REGISTRY,
+    "alias_history": _REGISTRY,
+    "delete_version": _REGISTRY,
+    "describe": _REGISTRY,
+    "get_version": _REGISTRY,
+    "list_versions": _REGISTRY,
+    "record_test_result": _REGISTRY,
+    "register_model": _REGISTRY,
+    "remove_alias": _REGISTRY,
+    "set_alias": _REGISTRY,
+    "set_status": _REGISTRY,
+    "tag": _REGISTRY,
+    "trust": _REGISTRY,
+    "LoadedModel": "tether.models.loading",
+    "input_example": "tether.models.loading",
+    "load": "tether.models.loading",
     "Signature": "tether.models.signature",
     "enforce": "tether.models.signature",
     "infer_signature": "tether.models.signature",

@@ -1,26 +1,28 @@
-"""The model registry: register versions, move aliases, load models by URI."""
+"""The model registry: register versions, move aliases, review and delete versions.
+
+Every change is recorded in the audit trail with who made it
+(:func:`tether.config.current_user`). Moving a gated alias (``champion``)
+requires the version's latest test result to show that every required test
+passed; ``force=True`` moves it anyway and records the override.
+"""
 
 from __future__ import annotations
 
-import io
-import json
 import logging
-import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tether.artifacts import get_objects
-from tether.errors import ConfigError, InvalidURIError
-from tether.models.flavors import sklearn as sklearn_flavor
+from tether.config import current_user
+from tether.errors import ConfigError, InvalidURIError, PromotionError
+from tether.models.flavors import flavor_for, get_flavor
+from tether.models.folder import store_model_folder
 from tether.store import get_store
-from tether.store.records import Edge, ModelVersionRecord
+from tether.store.records import Edge, ModelTestRecord, ModelVersionRecord
 from tether.uris import parse_model_uri
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from tether.active import RunLike as Run
@@ -29,11 +31,27 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ModelVersion = ModelVersionRecord
-MODEL_FILE = "model.skops"
-META_FILE = "tether-model.json"
-# Parquet, because pandas writes JSON floats with at most 15 decimal places (10 by
-# default), so a JSON example would not read back equal to the registered frame.
-EXAMPLE_FILE = "input_example.parquet"
+STATUSES = ("candidate", "approved", "rejected", "archived")
+"""The statuses a version can have; every version starts as ``candidate``."""
+GATED_ALIASES = ("champion",)
+"""Aliases that move only to a version whose required tests passed."""
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One move of an alias, read from the audit trail.
+
+    ``version`` is None when the alias was removed; ``forced`` when the move
+    overrode failed or missing tests.
+    """
+
+    time: datetime
+    actor: str
+    alias: str
+    version: int | None
+    previous: int | None
+    forced: bool = False
+    reason: str = ""
 
 
 def register_model(
@@ -45,39 +63,50 @@ def register_model(
     input_example: pd.DataFrame | None = None,
     metrics: Mapping[str, Any] | None = None,
     training_run_id: str | None = None,
+    flavor: str | None = None,
+    description: str = "",
+    tags: Mapping[str, Any] | None = None,
+    trusted: bool = False,
 ) -> ModelVersionRecord:
     """Store ``model`` and register it as the next version of ``name``.
 
-    The signature is inferred from ``input_example`` when not given. The
-    version records the flavor, the file digests, the package pins it needs
-    and the run that made it.
+    The flavor is found from the model's type unless named. With an input
+    example, the signature is inferred from it when not given, the example
+    must match the signature, and the model must predict on it; nothing is
+    registered otherwise. The version records the flavor, each file's
+    digest, the Python version and package pins it needs, and the run that
+    made it.
+
+    Args:
+        trusted: Mark the version safe to load although its files can run
+            code (the Python flavor); the mark is an audit event.
     """
     from tether.active import current
-    from tether.models.signature import infer_signature
 
-    _check_sklearn(model)
     _check_uri_part(name, f"models:/{name}/1", "model name")
+    chosen = get_flavor(flavor) if flavor else flavor_for(model)
     run = run or current()
-    if signature is None and input_example is not None:
-        signature = infer_signature(input_example)
-    with tempfile.TemporaryDirectory(prefix="tether-model-") as folder:
-        files = _write_model_folder(Path(folder), model, signature, input_example)
-        blob = get_objects().put_dir(folder)
+    stored = store_model_folder(model, chosen, signature, input_example)
     details = {
-        "files": files,
+        "files": stored.files,
         "training_run_id": training_run_id or (run.id if run else None),
-        "python": platform.python_version(),
-        "requirements": sklearn_flavor.requirements(),
-        "estimator": type(model).__qualname__,
+        **stored.environment,
+        "flavor_meta": stored.meta,
+        "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
+        "has_input_example": input_example is not None,
     }
     record = get_store().add_model_version(
         name,
         run_id=run.id if run else None,
-        flavor="sklearn",
-        artifact_digest=blob.digest,
-        signature=signature.to_dict() if signature else None,
+        flavor=chosen.name,
+        artifact_digest=stored.digest,
+        signature=stored.signature.to_dict() if stored.signature else None,
         metrics=dict(metrics or {}),
         details=details,
+        description=description,
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        trusted=trusted,
+        actor=current_user(),
     )
     if run is not None:
         get_store().add_edge(
@@ -87,8 +116,15 @@ def register_model(
     return record
 
 
-def set_alias(name: str, alias: str, version: int) -> None:
-    """Point ``alias`` (e.g. ``champion``) at version ``version`` of model ``name``."""
+def set_alias(
+    name: str, alias: str, version: int, *, force: bool = False, reason: str = ""
+) -> ModelVersionRecord:
+    """Point ``alias`` (e.g. ``champion``) at version ``version`` of model ``name``.
+
+    Raises:
+        PromotionError: ``alias`` is gated and the version's latest test result
+            did not pass every required test (or it has none), without ``force``.
+    """
     if alias.isdigit():
         raise ConfigError(
             f"invalid alias {alias!r}; an alias cannot be a number",
@@ -96,10 +132,83 @@ def set_alias(name: str, alias: str, version: int) -> None:
             value=alias,
         )
     _check_uri_part(alias, f"models:/m@{alias}", "alias")
-    get_store().set_alias(name, alias, version)
+    store = get_store()
+    record = store.get_model_version(name, version)
+    details: dict[str, Any] = {}
+    if alias in GATED_ALIASES:
+        problem = _untested(record)
+        if problem and not force:
+            raise PromotionError(
+                f"cannot move {alias} to {record.uri}: {problem}; run "
+                f"`tether models test {record.uri}`, or pass --force with --reason",
+                uri=record.uri,
+                alias=alias,
+            )
+        if problem:
+            details = {"forced": True, "reason": reason, "problem": problem}
+    store.set_alias(name, alias, version, actor=current_user(), details=details)
+    return store.get_model_version(name, version)
 
 
-def get_version(uri: str) -> ModelVersionRecord:
+def remove_alias(name: str, alias: str) -> int:
+    """Remove ``alias`` from model ``name``; return the version it pointed at."""
+    return get_store().remove_alias(name, alias, actor=current_user())
+
+
+def record_test_result(
+    uri: str, suite: str, results: Sequence[Mapping[str, Any]]
+) -> ModelTestRecord:
+    """Store the outcome of testing a version, for tests run outside Tether.
+
+    Each result is a mapping with at least ``name`` and ``passed``;
+    ``required`` defaults to True. ``tether models test`` stores its results
+    the same way.
+    """
+    rows = [dict(result) for result in results]
+    for row in rows:
+        if "name" not in row or "passed" not in row:
+            raise ConfigError(
+                f"test result {row!r} lacks 'name' or 'passed'; give each result "
+                "both keys",
+                setting="results",
+                value=str(row),
+            )
+        row["passed"] = bool(row["passed"])
+        row.setdefault("required", True)
+    record = get_version(uri)
+    return get_store().add_test_result(
+        record.name,
+        record.version,
+        suite=suite,
+        passed=all(row["passed"] for row in rows),
+        required_passed=all(row["passed"] for row in rows if row["required"]),
+        results=rows,
+        actor=current_user(),
+    )
+
+
+def latest_test(record: ModelVersionRecord) -> ModelTestRecord | None:
+    """Return the newest test result of a version, if it was ever tested."""
+    results = get_store().test_results(record.name, record.version)
+    return results[0] if results else None
+
+
+def _untested(record: ModelVersionRecord) -> str:
+    """Return why ``record`` may not hold a gated alias, or "" when it may."""
+    result = latest_test(record)
+    if result is None:
+        return "it has no test results"
+    if not result.required_passed:
+        failed = [
+            str(r.get("name"))
+            for r in result.results
+            if r.get("required", True) and not r.get("passed")
+        ]
+        return f"required tests failed in its latest test run: {', '.join(failed)}"
+    return ""
+
+
+def get_version(uri: str, *, include_deleted: bool = False) -> ModelVersionRecord:
     """Return the model version a ``models:/`` URI points at."""
     ref = parse_model_uri(uri)
     store = get_store()
@@ -108,98 +217,93 @@ def get_version(uri: str) -> ModelVersionRecord:
         if ref.version is not None
         else store.resolve_alias(ref.name, str(ref.alias))
     )
-    return store.get_model_version(ref.name, version)
+    return store.get_model_version(ref.name, version, include_deleted=include_deleted)
 
 
-def list_versions(name: str | None = None) -> list[ModelVersionRecord]:
-    """Return the versions of one model, or of every model."""
-    return get_store().list_model_versions(name)
+def list_versions(
+    name: str | None = None, *, include_deleted: bool = False
+) -> list[ModelVersionRecord]:
+    """Return the versions of one model, or of every model, newest first."""
+    return get_store().list_model_versions(name, include_deleted=include_deleted)
 
 
-@dataclass
-class LoadedModel:
-    """A registered model ready to predict, with its signature enforced."""
-
-    uri: str
-    name: str
-    version: str
-    record: ModelVersionRecord
-    estimator: Any
-    signature: Signature
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Enforce the signature and return the model's predictions."""
-        from tether.models.signature import enforce
-
-        result: np.ndarray = self.estimator.predict(enforce(self.signature, frame))
-        return result
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
-        """Return the positive-class probability of a binary classifier, or None."""
-        from tether.models.signature import enforce
-
-        if not hasattr(self.estimator, "predict_proba"):
-            return None
-        probabilities: np.ndarray = self.estimator.predict_proba(
-            enforce(self.signature, frame)
-        )
-        return probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
-
-
-def load(uri: str, *, trusted: Sequence[str] = ()) -> LoadedModel:
-    """Load the model at ``models:/name/3`` or ``models:/name@alias``; no code runs."""
-    from tether.models.signature import Signature
-
-    record = get_version(uri)
-    objects = get_objects()
-    files = {
-        entry["path"]: entry["digest"]
-        for entry in objects.manifest(record.artifact_digest)
-    }
-    estimator = sklearn_flavor.loads_estimator(
-        objects.read_bytes(files[MODEL_FILE]), trusted=trusted
-    )
-    signature = Signature.from_dict(record.signature) if record.signature else None
-    if signature is None:
+def set_status(uri: str, status: str) -> ModelVersionRecord:
+    """Set the status of a version: one of :data:`STATUSES`."""
+    if status not in STATUSES:
         raise ConfigError(
-            f"{record.uri} has no signature; register it with an input example",
-            setting="uri",
-            value=uri,
+            f"unknown status {status!r}; use one of {', '.join(STATUSES)}",
+            setting="status",
+            value=status,
         )
-    return LoadedModel(
-        uri, record.name, str(record.version), record, estimator, signature
+    record = get_version(uri)
+    return get_store().update_model_version(
+        record.name, record.version, status=status, actor=current_user()
     )
 
 
-def input_example(record: ModelVersionRecord) -> pd.DataFrame | None:
-    """Return the input example stored with a model version, if any."""
-    import pandas as pd
-
-    objects = get_objects()
-    files = {
-        entry["path"]: entry["digest"]
-        for entry in objects.manifest(record.artifact_digest)
-    }
-    if EXAMPLE_FILE not in files:
-        return None
-    return pd.read_parquet(io.BytesIO(objects.read_bytes(files[EXAMPLE_FILE])))
+def describe(uri: str, description: str) -> ModelVersionRecord:
+    """Replace the description of a version."""
+    record = get_version(uri)
+    return get_store().update_model_version(
+        record.name, record.version, description=description, actor=current_user()
+    )
 
 
-def _write_model_folder(
-    folder: Path, model: Any, signature: Signature | None, example: pd.DataFrame | None
-) -> dict[str, str]:
-    (folder / MODEL_FILE).write_bytes(sklearn_flavor.dumps_estimator(model))
-    meta = {
-        "flavor": "sklearn",
-        "file": MODEL_FILE,
-        "signature": signature.to_dict() if signature else None,
-    }
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-    if example is not None:
-        example.to_parquet(folder / EXAMPLE_FILE, engine="pyarrow", index=False)
-    from tether.artifacts.digest import digest_file
+def tag(
+    uri: str, tags: Mapping[str, Any] | None = None, *, remove: Sequence[str] = ()
+) -> ModelVersionRecord:
+    """Set tags on a version and remove the keys in ``remove``."""
+    record = get_version(uri)
+    return get_store().update_model_version(
+        record.name,
+        record.version,
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        removed_tags=list(remove),
+        actor=current_user(),
+    )
 
-    return {p.name: digest_file(p) for p in sorted(folder.iterdir())}
+
+def trust(uri: str, trusted: bool = True) -> ModelVersionRecord:
+    """Mark a version's files safe (or no longer safe) to load although they run code."""
+    record = get_version(uri)
+    return get_store().update_model_version(
+        record.name, record.version, trusted=trusted, actor=current_user()
+    )
+
+
+def delete_version(uri: str) -> list[str]:
+    """Mark a version deleted and remove its aliases; return the aliases removed.
+
+    Its rows and files stay until ``tether gc`` removes what nothing
+    references any more.
+    """
+    record = get_version(uri)
+    return get_store().delete_model_version(
+        record.name, record.version, actor=current_user()
+    )
+
+
+def alias_history(name: str) -> list[AliasChange]:
+    """Return every move and removal of every alias of model ``name``, oldest first."""
+    store = get_store()
+    store.list_model_versions(name, include_deleted=True)
+    changes = []
+    for event in store.audit_trail(f"models:/{name}@"):
+        if event.action not in ("set_alias", "remove_alias"):
+            continue
+        details = event.details
+        changes.append(
+            AliasChange(
+                time=event.time,
+                actor=event.actor,
+                alias=event.entity.partition("@")[2],
+                version=details.get("to_version"),
+                previous=details.get("from_version"),
+                forced=bool(details.get("forced")),
+                reason=str(details.get("reason", "")),
+            )
+        )
+    return changes
 
 
 def _check_uri_part(value: str, uri: str, what: str) -> None:
@@ -213,13 +317,3 @@ def _check_uri_part(value: str, uri: str, what: str) -> None:
             setting=what,
             value=value,
         ) from None
-
-
-def _check_sklearn(model: Any) -> None:
-    if not sklearn_flavor.is_sklearn_model(model):
-        raise ConfigError(
-            f"cannot register a {type(model).__qualname__}: only scikit-learn estimators and "
-            "pipelines are supported so far",
-            setting="model",
-            value=type(model).__qualname__,
-        )

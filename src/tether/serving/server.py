@@ -46,7 +46,7 @@ def serve(
     import uvicorn
 
     from tether.config import resolve
-    from tether.models.registry import load
+    from tether.models.loading import load
     from tether.serving.app import create_app
     from tether.serving.prediction_log import PredictionLogger
     from tether.store import get_store

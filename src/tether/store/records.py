@@ -96,7 +96,15 @@ class DatasetVersionRecord:
 
 @dataclass(frozen=True)
 class ModelVersionRecord:
-    """One registered version of a model."""
+    """One registered version of a model.
+
+    Attributes:
+        status: ``candidate`` when registered; then for example ``approved``,
+            ``rejected`` or ``archived``.
+        trusted: Whether someone marked the version's files safe to load
+            although loading them can run code.
+        deleted_at: When the version was deleted, or None.
+    """
 
     id: str
     name: str
@@ -109,6 +117,11 @@ class ModelVersionRecord:
     details: dict[str, Any]
     created_at: datetime
     aliases: tuple[str, ...] = ()
+    status: str = "candidate"
+    description: str = ""
+    trusted: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    deleted_at: datetime | None = None
 
     @property
     def uri(self) -> str:
@@ -136,3 +149,24 @@ class AuditRecord:
     action: str
     entity: str
     details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelTestRecord:
+    """One run of a model's test suite on a version.
+
+    Attributes:
+        passed: Whether every test passed.
+        required_passed: Whether every required test passed; moving the
+            ``champion`` alias checks this.
+        results: The result of each test, as the suite reported it.
+    """
+
+    id: str
+    name: str
+    version: int
+    suite: str
+    passed: bool
+    required_passed: bool
+    results: list[dict[str, Any]]
+    created_at: datetime

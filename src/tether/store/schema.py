@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -51,6 +52,7 @@ runs = Table(
     Column("cached_from", ID, nullable=True),
     Column("source", JSON, nullable=False),
     Column("error", Text, nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_parent", "parent_id"),
     Index("ix_runs_cache_key", "cache_key"),
@@ -153,6 +155,8 @@ models = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("description", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The model's test suite: {"yaml": text} or {"python": "module:name"}.
+    Column("test_suite", JSON(none_as_null=True), nullable=True),
 )
 
 model_versions = Table(
@@ -168,7 +172,36 @@ model_versions = Table(
     Column("metrics", JSON, nullable=False),
     Column("details", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False, server_default="candidate"),
+    Column("description", Text, nullable=False, server_default=""),
+    # A version whose files run code when loaded (a pickled Python model)
+    # loads only once someone marked it trusted.
+    Column("trusted", Boolean, nullable=False, server_default=false()),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("version_id", ID, ForeignKey("model_versions.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# One row per run of a model's test suite on a version. ``required_passed``
+# is what moving the ``champion`` alias checks.
+model_test_results = Table(
+    "model_test_results",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("suite", String(250), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("required_passed", Boolean, nullable=False),
+    Column("results", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_model_test_results_version", "version_id", "created_at"),
 )
 
 aliases = Table(

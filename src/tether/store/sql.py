@@ -23,7 +23,7 @@ from tether.store import schema as t
 from tether.store.dataset_ops import DatasetOps
 from tether.store.engine import open_engine
 from tether.store.lineage_ops import LineageOps
-from tether.store.model_ops import ModelOps
+from tether.store.model_test_ops import ModelTestOps
 from tether.store.names import id_for_name
 from tether.store.records import (
     ArtifactRecord,
@@ -44,8 +44,14 @@ from tether.store.values import MAX_PARAM_LENGTH, param_text, tag_text
 __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
-class SqlStore(DatasetOps, ModelOps, LineageOps, SearchOps, ScheduleOps, StepCallOps):
-    """Runs, datasets, models and lineage in one SQL database."""
+class SqlStore(
+    DatasetOps, ModelTestOps, LineageOps, SearchOps, ScheduleOps, StepCallOps
+):
+    """Runs, datasets, models and lineage in one SQL database.
+
+    ``ModelTestOps`` extends ``ModelOps``, so the registry's operations come
+    with it.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -11,10 +11,14 @@ other type must be listed by the caller, and the error names each one.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
 
 from tether.errors import UntrustedModelError
+from tether.models.flavors.base import Flavor, ModelFiles, defined_in
+
+MODEL_FILE = "model.skops"
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.")
 # skops lists the function a partial wraps as its own untrusted name, which the
@@ -52,19 +56,33 @@ def _is_trusted(name: str, trusted: Sequence[str]) -> bool:
     return module == "builtins" and isinstance(getattr(builtins, attribute, None), type)
 
 
-def requirements() -> list[str]:
-    """Return the package pins a scikit-learn model needs to load."""
-    from importlib import metadata
-
-    pins = []
-    for package in ("scikit-learn", "skops", "numpy", "scipy", "pandas"):
-        try:
-            pins.append(f"{package}=={metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pins
-
-
 def is_sklearn_model(value: Any) -> bool:
     """Return whether ``value`` is a scikit-learn estimator or pipeline."""
-    return any(cls.__module__.startswith("sklearn.") for cls in type(value).__mro__)
+    return defined_in(value, "sklearn")
+
+
+class SklearnFlavor(Flavor):
+    """scikit-learn estimators and pipelines, stored with skops."""
+
+    name = "sklearn"
+    packages: ClassVar[tuple[str, ...]] = (
+        "scikit-learn",
+        "skops",
+        "numpy",
+        "scipy",
+        "pandas",
+    )
+
+    def matches(self, model: Any) -> bool:
+        return is_sklearn_model(model)
+
+    def save(self, model: Any, folder: Path) -> dict[str, Any]:
+        (folder / MODEL_FILE).write_bytes(dumps_estimator(model))
+        return {"file": MODEL_FILE, "estimator": type(model).__qualname__}
+
+    def load(
+        self, files: ModelFiles, meta: Mapping[str, Any], *, trusted: Sequence[str]
+    ) -> Any:
+        return loads_estimator(
+            files.read(meta.get("file", MODEL_FILE)), trusted=trusted
+        )
