@@ -107,14 +107,24 @@ class BlobWriter:
             self._root_descriptor = None
 
     def needs(self, digest: str) -> bool:
-        """Return whether ``digest`` is neither stored nor staged yet."""
+        """Return whether ``digest`` is neither stored nor staged yet.
+
+        A stored blob that is written again gets a new modification time, so
+        that ``tether gc``, which spares blobs modified within its grace
+        period, cannot remove content that a new record is about to name.
+        """
         if digest in self._staged:
             return False
+        name = _blob_name(self._root, digest)
         try:
-            status = os.stat(_blob_name(self._root, digest))  # noqa: PTH116
+            status = os.stat(name)  # noqa: PTH116
         except (FileNotFoundError, NotADirectoryError):
             return True
-        return not stat.S_ISREG(status.st_mode)
+        if not stat.S_ISREG(status.st_mode):
+            return True
+        with contextlib.suppress(OSError):
+            os.utime(name)
+        return False
 
     def add_bytes(self, data: bytes) -> str:
         """Stage ``data`` unless it is already stored; return its digest."""

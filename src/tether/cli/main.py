@@ -15,6 +15,7 @@ from tether.cli import (
     data_checks,
     data_sampling,
     doctor,
+    gc,
     lineage,
     models,
     monitor,
@@ -47,6 +48,7 @@ app.command("agent")(schedule.agent_command)
 app.command("serve")(serve.serve_command)
 app.command("lineage")(lineage.lineage_command)
 app.command("doctor")(doctor.doctor_command)
+app.command("gc")(gc.gc_command)
 
 
 @app.command("version")

@@ -161,3 +161,23 @@ def run_logs(
         if name is None:
             sys.stdout.write(f"==> {logs[str(key)].path} <==\n")
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command("delete")
+def delete_run(
+    run_id: str = typer.Argument(..., help="The run's id; its child runs go too."),
+) -> None:
+    """Mark a run and its child runs deleted; `tether gc` removes them for good."""
+    from tether.config import current_user
+    from tether.store import get_store
+
+    ids = get_store().delete_run(run_id, actor=current_user())
+    children = len(ids) - 1
+    below = (
+        f" and {children} run{'s' if children != 1 else ''} below it"
+        if children
+        else ""
+    )
+    console.print(
+        escape(f"deleted run {run_id}{below}; run `tether gc` to free their storage")
+    )

@@ -124,7 +124,12 @@ class Walker:
 
     def _model_version(self, entity_id: str, relation: str) -> Node:
         record = next(
-            (v for v in self.store.list_model_versions() if v.id == entity_id), None
+            (
+                v
+                for v in self.store.list_model_versions(include_deleted=True)
+                if v.id == entity_id
+            ),
+            None,
         )
         if record is None:
             raise NotFoundError(

@@ -11,6 +11,8 @@ __all__ = [
     "ModelVersion",
     "Signature",
     "alias_history",
+    "alias_periods",
+    "build_card",
     "delete_version",
     "describe",
     "enforce",
@@ -30,9 +32,11 @@ __all__ = [
 
 _REGISTRY = "tether.models.registry"
 _LAZY = {
-    "AliasChange": _REGISTRY,
+    "AliasChange": "tether.models.history",
     "ModelVersion": _REGISTRY,
-    "alias_history": _REGISTRY,
+    "alias_history": "tether.models.history",
+    "alias_periods": "tether.models.history",
+    "build_card": "tether.models.card",
     "delete_version": _REGISTRY,
     "describe": _REGISTRY,
     "get_version": _REGISTRY,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tether.config import current_user
@@ -35,23 +33,6 @@ STATUSES = ("candidate", "approved", "rejected", "archived")
 """The statuses a version can have; every version starts as ``candidate``."""
 GATED_ALIASES = ("champion",)
 """Aliases that move only to a version whose required tests passed."""
-
-
-@dataclass(frozen=True)
-class AliasChange:
-    """One move of an alias, read from the audit trail.
-
-    ``version`` is None when the alias was removed; ``forced`` when the move
-    overrode failed or missing tests.
-    """
-
-    time: datetime
-    actor: str
-    alias: str
-    version: int | None
-    previous: int | None
-    forced: bool = False
-    reason: str = ""
 
 
 def register_model(
@@ -281,29 +262,6 @@ def delete_version(uri: str) -> list[str]:
     return get_store().delete_model_version(
         record.name, record.version, actor=current_user()
     )
-
-
-def alias_history(name: str) -> list[AliasChange]:
-    """Return every move and removal of every alias of model ``name``, oldest first."""
-    store = get_store()
-    store.list_model_versions(name, include_deleted=True)
-    changes = []
-    for event in store.audit_trail(f"models:/{name}@"):
-        if event.action not in ("set_alias", "remove_alias"):
-            continue
-        details = event.details
-        changes.append(
-            AliasChange(
-                time=event.time,
-                actor=event.actor,
-                alias=event.entity.partition("@")[2],
-                version=details.get("to_version"),
-                previous=details.get("from_version"),
-                forced=bool(details.get("forced")),
-                reason=str(details.get("reason", "")),
-            )
-        )
-    return changes
 
 
 def _check_uri_part(value: str, uri: str, what: str) -> None:

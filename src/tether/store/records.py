@@ -26,6 +26,7 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    deleted_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,7 @@ def _page_query(
     query = (
         select(t.runs, t.experiments.c.name.label("experiment"), *labels)
         .select_from(source)
-        .where(plan.condition)
+        .where(plan.condition, t.runs.c.deleted_at.is_(None))
     )
     if page_token is not None:
         values, last_id = _decode_token(page_token, plan)

@@ -22,6 +22,7 @@ from tether.ids import new_id
 from tether.store import schema as t
 from tether.store.dataset_ops import DatasetOps
 from tether.store.engine import open_engine
+from tether.store.gc_ops import GcOps
 from tether.store.lineage_ops import LineageOps
 from tether.store.model_test_ops import ModelTestOps
 from tether.store.names import id_for_name
@@ -45,7 +46,13 @@ __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
 class SqlStore(
-    DatasetOps, ModelTestOps, LineageOps, SearchOps, ScheduleOps, StepCallOps
+    DatasetOps,
+    ModelTestOps,
+    LineageOps,
+    SearchOps,
+    ScheduleOps,
+    StepCallOps,
+    GcOps,
 ):
     """Runs, datasets, models and lineage in one SQL database.
 
@@ -302,6 +309,7 @@ class SqlStore(
             query = query.where(t.experiments.c.name == experiment)
         if parent_id is not None:
             query = query.where(t.runs.c.parent_id == parent_id)
+        query = query.where(t.runs.c.deleted_at.is_(None))
         query = query.order_by(t.runs.c.start_time.desc(), t.runs.c.id.desc()).limit(
             limit
         )
@@ -393,6 +401,7 @@ def _run_record(row: Any, **extra: Any) -> RunRecord:
         cache_key=row["cache_key"],
         cached_from=row["cached_from"],
         error=row["error"],
+        deleted_at=aware(row["deleted_at"]) if row.get("deleted_at") else None,
         **extra,
     )
 
