@@ -286,7 +286,7 @@ def _store(
             "return a tuple of that length or change the declaration",
             step=task.label,
         )
-    described = []
+    described: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
             stored = save(run.objects, item)

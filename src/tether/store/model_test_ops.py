@@ -31,7 +31,7 @@ class ModelTestOps(ModelOps):
     ) -> ModelTestRecord:
         """Store the result of running a suite on a version, with an audit event."""
         record = self.get_model_version(name, version)
-        row = {
+        row: dict[str, Any] = {
             "id": new_id(),
             "version_id": record.id,
             "suite": suite,
