@@ -14,6 +14,7 @@ from tether.models.signature import (
     COLUMN_TYPES,
     ColumnSpec,
     Signature,
+    TensorSpec,
     enforce,
     extra_columns,
     infer_signature,
@@ -319,9 +320,10 @@ def test_infer_rejects_mixed_column() -> None:
         infer_signature(frame_of([1, "a"], object))
 
 
-def test_infer_rejects_3d_array() -> None:
-    with pytest.raises(SchemaError, match="3-D array"):
-        infer_signature(np.zeros((2, 2, 2)))
+def test_infer_tensor_from_3d_array() -> None:
+    signature = infer_signature(np.zeros((2, 3, 4), dtype=np.float32))
+
+    assert signature.inputs == [TensorSpec("input", "float32", (-1, 3, 4))]
 
 
 def test_column_spec_rejects_unknown_type() -> None:
@@ -361,16 +363,26 @@ def test_to_dict_layout() -> None:
     }
 
 
-column_specs = st.builds(
-    ColumnSpec,
-    name=st.text(min_size=1, max_size=12),
-    type=st.sampled_from(COLUMN_TYPES),
-    nullable=st.booleans(),
-)
+@st.composite
+def column_specs(draw: st.DrawFn) -> ColumnSpec:
+    name = draw(st.text(min_size=1, max_size=12))
+    column_type = draw(st.sampled_from(COLUMN_TYPES))
+    nullable = draw(st.booleans())
+    if column_type != "category":
+        return ColumnSpec(name, column_type, nullable)
+    levels = draw(
+        st.one_of(
+            st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True),
+            st.lists(st.integers(), min_size=1, max_size=4, unique=True),
+        )
+    )
+    unseen = "null" if nullable and draw(st.booleans()) else "error"
+    ordered = draw(st.booleans())
+    return ColumnSpec(name, column_type, nullable, tuple(levels), ordered, unseen)
 
 
 def unique_specs() -> st.SearchStrategy[list[ColumnSpec]]:
-    return st.lists(column_specs, max_size=6, unique_by=lambda spec: spec.name)
+    return st.lists(column_specs(), max_size=6, unique_by=lambda spec: spec.name)
 
 
 @given(inputs=unique_specs(), outputs=unique_specs())

@@ -4,25 +4,27 @@
 MLflow's scoring formats, so MLflow clients work unchanged. JSON is parsed
 with orjson, and each column keeps the JSON type of its values: integers stay
 integers, floats stay floats, strings stay strings and ``null`` becomes a
-missing value. Type conversion is left to
-:func:`tether.models.signature.enforce`, so every format is checked by the
-same rules. A body that cannot be read as one of the formats raises
+missing value. CSV cells are typed as JSON would type the same text. Type
+conversion is left to :func:`tether.models.signature.enforce`, so every
+format is checked by the same rules. A body that cannot be read as one of the formats raises
 :class:`~tether.errors.SchemaError` with a one-line message.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 from pandas.api import types as ptypes
 
 from tether.errors import SchemaError
-from tether.models.signature import Signature
+from tether.models.signature import ColumnSpec, Signature
 
 PREDICT_FORMATS = (
     '{"records": [{"column": value, ...}, ...]} or '
@@ -34,6 +36,21 @@ INVOCATIONS_FORMATS = (
 )
 
 _SCALARS = (str, int, float, bool, type(None))
+
+# The cell texts that pandas.read_csv reads as numbers and booleans by default.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?inf(inity)?",
+    re.IGNORECASE,
+)
+_BOOLEAN_TEXT = {
+    "True": True,
+    "TRUE": True,
+    "true": True,
+    "False": False,
+    "FALSE": False,
+    "false": False,
+}
 
 
 def parse_predict(body: bytes, content_type: str | None) -> pd.DataFrame:
@@ -77,15 +94,18 @@ def parse_invocations(
     - ``inputs``: an object of column lists, an object of single values
       (one row), a list of objects or a list of lists.
 
-    With ``Content-Type: text/csv`` the body is CSV with a header row, and
-    pandas infers the column types.
+    With ``Content-Type: text/csv`` the body is CSV with a header row. Each
+    cell gets the type that JSON gives the same text (integer, float,
+    boolean or string), and an empty cell or one of pandas' missing-value
+    markers (``NA``, ``null``, ...) is null.
 
     Args:
         body: Raw request body.
         content_type: The request's Content-Type header.
         signature: The served model's signature, if known. CSV columns the
-            signature declares as ``string`` are read as text, because CSV
-            cannot mark ``"123"`` as text. Rows sent as lists take their
+            signature declares as ``string``, or as ``category`` with text
+            levels, are read as text, because CSV cannot mark ``"123"`` as
+            text. Rows sent as lists take their
             column names from the signature's inputs, in order, when the
             lengths match, and are named ``"0"``, ``"1"``, ... otherwise.
 
@@ -227,31 +247,96 @@ def _frame_from_inputs(value: Any, signature_names: list[str] | None) -> pd.Data
 
 
 def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
-    text_columns: dict[str, str] = {}
-    if signature is not None:
-        text_columns = {
-            spec.name: "str" for spec in signature.inputs if spec.type == "string"
-        }
+    text_columns = _text_columns(signature)
+    frame = _read_csv(body, dict.fromkeys(text_columns, "str"))
+    if len(frame.index) == 0:
+        raise SchemaError(
+            "CSV body has no data rows; send a header row and at least one row"
+        )
+    return _retype_like_json(body, frame, text_columns)
+
+
+def _text_columns(signature: Signature | None) -> set[str]:
+    """Return the inputs whose CSV cells are text even when they look like numbers."""
+    if signature is None:
+        return set()
+    names = set()
+    for spec in signature.inputs:
+        if not isinstance(spec, ColumnSpec):
+            continue
+        levels = spec.levels or ()
+        text_levels = all(isinstance(level, str) for level in levels)
+        if spec.type == "string" or (spec.type == "category" and text_levels):
+            names.add(spec.name)
+    return names
+
+
+def _read_csv(body: bytes, dtype: Mapping[str, str]) -> pd.DataFrame:
     try:
         # index_col=False keeps an extra field from becoming the index. pandas
         # then drops an extra field of the first data row with only a warning,
         # which is raised here as an error so that no value is lost silently.
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.BytesIO(body), dtype=text_columns or None, index_col=False
-            )
+            return pd.read_csv(io.BytesIO(body), dtype=dtype or None, index_col=False)
     except (ValueError, pd.errors.ParserWarning) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SchemaError(
             f"CSV body could not be parsed ({reason}); send a header row "
             "followed by comma-separated rows"
         ) from exc
-    if len(frame.index) == 0:
-        raise SchemaError(
-            "CSV body has no data rows; send a header row and at least one row"
+
+
+def _retype_like_json(
+    body: bytes, frame: pd.DataFrame, text_columns: set[str]
+) -> pd.DataFrame:
+    """Type the cells of some columns one by one, as JSON types each value.
+
+    pandas types a CSV column as a whole, so a column of ``1`` and ``abc``
+    becomes text, and integers with an empty cell become float64, which
+    rounds integers above 2**53. Those columns are read again as text and
+    each cell is typed on its own, so that a CSV body and a JSON body of the
+    same rows give the same frame.
+    """
+    positions = [
+        position
+        for position, label in enumerate(frame.columns)
+        if str(label) not in text_columns and _may_differ_from_json(frame[label])
+    ]
+    if not positions:
+        return frame
+    texts = pd.read_csv(io.BytesIO(body), dtype=str, index_col=False, usecols=positions)
+    retyped = frame.copy()
+    for position in positions:
+        label = frame.columns[position]
+        cells = texts[label].to_numpy(dtype=object)
+        retyped[label] = _column_array([_csv_value(cell) for cell in cells])
+    return retyped
+
+
+def _may_differ_from_json(column: pd.Series) -> bool:
+    """Return whether pandas' type for the column can differ from JSON's."""
+    if ptypes.is_float_dtype(column.dtype):
+        numbers = column.to_numpy(dtype="float64", na_value=np.nan)
+        present = numbers[~np.isnan(numbers)]
+        return present.size < numbers.size and bool(
+            np.all(present == np.floor(present))
         )
-    return frame
+    return not (
+        ptypes.is_integer_dtype(column.dtype) or ptypes.is_bool_dtype(column.dtype)
+    )
+
+
+def _csv_value(cell: Any) -> Any:
+    """Return a CSV cell as the JSON value of the same text, like pandas reads it."""
+    if not isinstance(cell, str):
+        return None  # pandas' missing-value markers are already NaN here
+    text = cell.strip()
+    if _INTEGER_TEXT.fullmatch(text):
+        return int(text)
+    if _FLOAT_TEXT.fullmatch(text):
+        return float(text)
+    return _BOOLEAN_TEXT.get(text, cell)
 
 
 def _require_rows(rows: Any, where: str, items: str) -> None:
