@@ -1,4 +1,4 @@
-"""``tether serve``: serve a registered model over HTTP."""
+"""``tether serve``: serve a registered model, or a packaged model folder, over HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import typer
 
 def serve_command(
     uri: str = typer.Argument(
-        ..., help="The model to serve, e.g. models:/flight-delay@champion."
+        ...,
+        help="The model to serve, e.g. models:/flight-delay@champion, or a folder "
+        "written by `tether models package`.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="TCP port to listen on."),
@@ -16,6 +18,17 @@ def serve_command(
         "--log-predictions/--no-log-predictions",
         help="Write every prediction to the prediction log.",
     ),
+    predictions_dir: str | None = typer.Option(
+        None,
+        "--predictions-dir",
+        help="Root folder of the prediction logs. Default: TETHER_PREDICTIONS_DIR, "
+        "else the store's predictions folder, or ./predictions for a packaged folder.",
+    ),
+    runtime: str = typer.Option(
+        "native",
+        help="Run the model on its own library (native) or on onnxruntime (onnx); "
+        "onnx needs a version registered with onnx=True.",
+    ),
 ) -> None:
     """Serve a model: POST /predict, POST /invocations, GET /health."""
     import logging
@@ -23,4 +36,11 @@ def serve_command(
     from tether.serving.server import serve
 
     logging.getLogger("tether").setLevel(logging.INFO)
-    serve(uri, host=host, port=port, log_predictions=log_predictions)
+    serve(
+        uri,
+        host=host,
+        port=port,
+        log_predictions=log_predictions,
+        predictions_dir=predictions_dir,
+        runtime=runtime,
+    )

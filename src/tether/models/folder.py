@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.artifacts import get_objects
 from tether.artifacts.digest import digest_file
-from tether.errors import ConfigError, SchemaError
+from tether.errors import ConfigError, SchemaError, TetherError
 from tether.models.flavors import Flavor
 
 if TYPE_CHECKING:
@@ -56,11 +56,18 @@ def store_model_folder(
     example: pd.DataFrame | None,
 ) -> StoredFolder:
     """Write, check and store the folder of ``model``; return where it went."""
+    from tether.models.signature import enforce
+
     signature = _checked_signature(model, flavor, signature, example)
+    checked = None
+    if signature is not None and example is not None:
+        checked = enforce(signature, example)
     with tempfile.TemporaryDirectory(prefix="tether-model-") as name:
         folder = Path(name)
         try:
-            meta = flavor.save(model, folder)
+            meta = flavor.save(model, folder, signature=signature, example=checked)
+        except TetherError:
+            raise
         except Exception as exc:
             raise ConfigError(
                 f"the {flavor.name} flavor could not save the "

@@ -48,6 +48,8 @@ def register_model(
     description: str = "",
     tags: Mapping[str, Any] | None = None,
     trusted: bool = False,
+    onnx: bool = False,
+    flavor_options: Mapping[str, Any] | None = None,
 ) -> ModelVersionRecord:
     """Store ``model`` and register it as the next version of ``name``.
 
@@ -61,11 +63,19 @@ def register_model(
     Args:
         trusted: Mark the version safe to load although its files can run
             code (the Python flavor); the mark is an audit event.
+        onnx: Also store a scikit-learn model as ONNX, checked against
+            scikit-learn on the input example (the sklearn flavor's option
+            ``onnx``); ``load(uri, runtime="onnx")`` runs it.
+        flavor_options: Options of the flavor, such as ``{"save_as": "trace"}``
+            for the pytorch flavor; docs/model-flavors.md lists them.
     """
     from tether.active import current
 
     _check_uri_part(name, f"models:/{name}/1", "model name")
-    chosen = get_flavor(flavor) if flavor else flavor_for(model)
+    options = dict(flavor_options or {})
+    if onnx:
+        options["onnx"] = True
+    chosen = get_flavor(flavor, **options) if flavor else flavor_for(model, **options)
     run = run or current()
     stored = store_model_folder(model, chosen, signature, input_example)
     details = {

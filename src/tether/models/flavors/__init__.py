@@ -18,15 +18,19 @@ __all__ = ["FLAVORS", "Flavor", "ModelFiles", "flavor_for", "get_flavor"]
 
 # name -> "module:class", in the order flavor_for tries them.
 FLAVORS: dict[str, str] = {
+    "xgboost": "tether.models.flavors.xgboost:XGBoostFlavor",
+    "lightgbm": "tether.models.flavors.lightgbm:LightGBMFlavor",
+    "pytorch": "tether.models.flavors.pytorch:PyTorchFlavor",
     "sklearn": "tether.models.flavors.sklearn:SklearnFlavor",
+    "python": "tether.models.flavors.python:PythonFlavor",
 }
 
 
-def get_flavor(name: str) -> Flavor:
-    """Return the flavor called ``name``.
+def get_flavor(name: str, **options: Any) -> Flavor:
+    """Return the flavor called ``name``, configured with ``options``.
 
     Raises:
-        ConfigError: no flavor has that name.
+        ConfigError: no flavor has that name, or it has no such option.
     """
     target = FLAVORS.get(name)
     if target is None:
@@ -36,20 +40,20 @@ def get_flavor(name: str) -> Flavor:
             value=name,
         )
     module, _, attribute = target.partition(":")
-    flavor: Flavor = getattr(importlib.import_module(module), attribute)()
+    flavor: Flavor = getattr(importlib.import_module(module), attribute)(**options)
     return flavor
 
 
-def flavor_for(model: Any) -> Flavor:
-    """Return the first flavor that stores ``model``.
+def flavor_for(model: Any, **options: Any) -> Flavor:
+    """Return the first flavor that stores ``model``, configured with ``options``.
 
     Raises:
-        ConfigError: no flavor stores a model of this type.
+        ConfigError: no flavor stores a model of this type, or the flavor
+            that does has no such option.
     """
     for name in FLAVORS:
-        flavor = get_flavor(name)
-        if flavor.matches(model):
-            return flavor
+        if get_flavor(name).matches(model):
+            return get_flavor(name, **options)
     raise ConfigError(
         f"cannot register a {type(model).__module__}.{type(model).__qualname__}: no "
         f"flavor stores it (flavors: {', '.join(FLAVORS)}); give it a predict method "

@@ -5,7 +5,9 @@ one content-addressed folder with the signature and the input example. It
 loads the model back from those files and calls it on a DataFrame that the
 signature has already checked and converted. Flavors whose files can run code
 when loaded (pickles) set ``runs_code_on_load``; the registry then loads a
-version only when it was marked trusted.
+version only when it was marked trusted. A flavor may take options at
+registration (``register_model(..., flavor_options={...})``), which it lists
+in ``option_names``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tether.errors import ConfigError
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from tether.models.signature import Signature
 
 
 class ModelFiles:
@@ -68,20 +74,45 @@ class Flavor(ABC):
         extra: The pip extra that installs what the flavor needs, if any.
         packages: Distributions whose versions a version of this flavor pins.
         runs_code_on_load: Whether loading the files can run arbitrary code.
+        option_names: The options ``save`` reads from ``self.options``.
     """
 
     name: ClassVar[str]
     extra: ClassVar[str | None] = None
     packages: ClassVar[tuple[str, ...]] = ("numpy", "pandas")
     runs_code_on_load: ClassVar[bool] = False
+    option_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.option_names))
+        if unknown:
+            accepted = ", ".join(self.option_names) or "none"
+            raise ConfigError(
+                f"the {self.name} flavor has no option {unknown[0]!r}; "
+                f"its options: {accepted}",
+                setting="flavor_options",
+                value=unknown[0],
+            )
+        self.options: dict[str, Any] = dict(options)
 
     @abstractmethod
     def matches(self, model: Any) -> bool:
         """Return whether this flavor stores ``model``; must not import the library."""
 
     @abstractmethod
-    def save(self, model: Any, folder: Path) -> dict[str, Any]:
-        """Write the model's files into ``folder``; return what ``load`` needs."""
+    def save(
+        self,
+        model: Any,
+        folder: Path,
+        *,
+        signature: Signature | None = None,
+        example: pd.DataFrame | None = None,
+    ) -> dict[str, Any]:
+        """Write the model's files into ``folder``; return what ``load`` needs.
+
+        ``example`` is the input example after the signature checked and
+        converted it, and None when the model was registered without one.
+        """
 
     @abstractmethod
     def load(
@@ -105,17 +136,23 @@ class Flavor(ABC):
 
         if not hasattr(model, "predict_proba"):
             return None
-        return np.asarray(model.predict_proba(frame))
+        probabilities = model.predict_proba(frame)
+        return None if probabilities is None else np.asarray(probabilities)
 
     def requirements(self) -> list[str]:
         """Return ``package==version`` pins of the installed ``packages``."""
-        pins = []
-        for package in self.packages:
-            try:
-                pins.append(f"{package}=={metadata.version(package)}")
-            except metadata.PackageNotFoundError:
-                continue
-        return pins
+        return installed_pins(self.packages)
+
+
+def installed_pins(packages: Sequence[str]) -> list[str]:
+    """Return ``package==version`` for each of ``packages`` that is installed."""
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
 
 
 def defined_in(model: Any, *prefixes: str) -> bool:
