@@ -1,4 +1,4 @@
-"""The build pipeline: acquire, check, prepare, split, train, test, register."""
+"""The build pipeline: acquire, check, prepare, split, train, test, register, promote."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from flights import checks, features, source
 from flights.quality_suite import flights_suite
 from tether.data.quality import validate
 from tether.errors import DataError, GateError
+from tether.models.testing import load_suite
 from tether.monitoring.performance import calibration_table, classification_metrics
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = "flight-delay"
 ALIAS = "champion"
+MODEL_TESTS = Path(__file__).with_name("model-tests.yaml")
+"""The test suite that a version must pass before it becomes the champion."""
 
 
 @tether.step(cache=False)
@@ -90,11 +93,12 @@ def prepare(
 @tether.step
 def split(
     prepared: dict[str, Any], train_end: str, test_end: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Train on flights before ``train_end``; test on ``train_end`` to ``test_end``.
 
     ``split_version`` registers ``flights-train`` and ``flights-test`` with the
-    rule and the digest of the row positions each part took.
+    rule and the digest of the row positions each part took. Returns both
+    frames and the URI of the test version, which the model tests read.
     """
     parts = tether.data.split_version(
         prepared["uri"],
@@ -110,7 +114,7 @@ def split(
     if run is not None:
         run.log_dict(parts.rule.to_dict(), "split_rule.json")
         run.log_metrics({"rows.train": len(train), "rows.test": len(test)})
-    return train, test
+    return train, test, parts.versions[parts.rule.holdout].uri
 
 
 @tether.step
@@ -196,37 +200,28 @@ def register(
         metrics={f"test.{k}": v for k, v in evaluation["model"].items()},
         training_run_id=origin.run_id if origin else None,
     )
-    return {
-        "name": version.name,
-        "version": version.version,
-        "uri": version.uri,
-        "gates": {
-            "roc_auc": evaluation["model"]["roc_auc"],
-            "margin": evaluation["model"]["roc_auc"]
-            - evaluation["baseline"]["roc_auc"],
-        },
-    }
+    return {"name": version.name, "version": version.version, "uri": version.uri}
 
 
 @tether.step(cache=False)
-def promote(registered: dict[str, Any]) -> dict[str, Any]:
-    """Move the ``champion`` alias to the version this build registered or reused.
+def promote(
+    registered: dict[str, Any], test_uri: str, min_auc: float
+) -> dict[str, Any]:
+    """Run the model tests on the test split, then move ``champion`` to this version.
 
     Not cached: when ``register`` comes from cache, the alias may point
-    elsewhere since, and this build's model must become the champion again.
-    The ``evaluate`` step's gates passed, or this step would not run; they are
-    stored as the version's test result, which moving the alias requires.
+    elsewhere since, and this build's model must become the champion again;
+    the champion comparison then runs against that other version. The suite
+    is ``model-tests.yaml`` with its ROC AUC minimum set to ``min_auc``. Its
+    result is stored with the version, and ``set_alias`` refuses to move
+    ``champion`` when a required test failed.
     """
-    tether.models.record_test_result(
-        registered["uri"],
-        "flights-gates",
-        [
-            {"name": f"test.{key}", "passed": True, "value": value}
-            for key, value in registered["gates"].items()
-        ],
-    )
+    suite = load_suite(MODEL_TESTS).override("min_auc", min=min_auc)
+    result = tether.models.run_tests(registered["uri"], suite, data=test_uri)
+    for failed in result.failed:
+        logger.warning("model test %s failed: %s", failed.name, failed.message)
     tether.models.set_alias(registered["name"], ALIAS, registered["version"])
-    return registered
+    return {**registered, "tests": result.summary()}
 
 
 @tether.pipeline(name="flights-build", experiment="flights")
@@ -247,10 +242,10 @@ def build(
     checked = check_quality(flights, weather)
     # Nothing is prepared or registered from data that failed its checks.
     prepared = prepare.after(checked)(flights, weather, raw_versions)
-    train_part, test_part = split(prepared, train_end, test_end)
+    train_part, test_part, test_uri = split(prepared, train_end, test_end)
     model = train(train_part, learning_rate, max_iter, max_leaf_nodes, seed)
     evaluation = evaluate(model, train_part, test_part, min_auc, min_margin)
-    return promote(register(model, train_part, evaluation))
+    return promote(register(model, train_part, evaluation), test_uri, min_auc)
 
 
 def _model(

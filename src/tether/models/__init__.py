@@ -10,8 +10,11 @@ __all__ = [
     "LoadedModel",
     "ModelVersion",
     "Signature",
+    "Suite",
+    "SuiteResult",
     "alias_history",
     "alias_periods",
+    "attach_suite",
     "build_card",
     "delete_version",
     "describe",
@@ -25,6 +28,7 @@ __all__ = [
     "record_test_result",
     "register_model",
     "remove_alias",
+    "run_tests",
     "set_alias",
     "set_status",
     "tag",
@@ -56,6 +60,10 @@ _LAZY = {
     "Signature": "tether.models.signature",
     "enforce": "tether.models.signature",
     "infer_signature": "tether.models.signature",
+    "Suite": "tether.models.testing",
+    "SuiteResult": "tether.models.testing",
+    "attach_suite": "tether.models.testing",
+    "run_tests": "tether.models.testing",
 }
 
 
