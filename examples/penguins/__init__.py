@@ -1,0 +1,1 @@
+"""The penguins example: one species classifier per model flavor, tested and packaged."""
