@@ -30,6 +30,7 @@ WORKLOADS = (
     "concurrent",
     "concurrent16",
     "artifacts",
+    "model_load",
     "scale",
     "hash_file",
     "tree",
@@ -51,6 +52,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "concurrent": ("mlflow",),
     "concurrent16": ("mlflow",),
     "artifacts": ("mlflow",),
+    "model_load": ("mlflow",),
     "scale": (),
     "hash_file": ("dvc",),
     "tree": ("dvc",),
@@ -82,6 +84,8 @@ BASE_SIZES = {
     "tree_files": 100_000,
     "quality_rows": 336_776,
     "pipeline_steps": 50,
+    "model_rows": 10_000,
+    "model_trees": 100,
 }
 
 BATCH_SIZE = 1_000

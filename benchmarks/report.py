@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bench_common as common
+import bench_models as models
 import bench_pipelines as pipelines
 
 
@@ -45,6 +46,8 @@ MEASURES = (
     Measure("artifacts", "files_per_s", "folder of small files (files/s)", True),
     Measure("artifacts", "file_again_mb_per_s", "same file again (MB/s)", True),
     Measure("artifacts", "files_again_per_s", "same folder again (files/s)", True),
+    Measure("model_load", "process_s", "new process: import, load, predict (s)", False),
+    Measure("model_load", "load_s", "the load call alone, in-process (s)", False),
     Measure("scale", "runs_built", "runs in the store", True),
     Measure("scale", "open_s", "open the store in a new process (s)", False),
     Measure("scale", "first_page_s", "first page of the search (s)", False),
@@ -83,7 +86,8 @@ INTRO = """\
 This page is written by `make bench` (`benchmarks/run.py`). Each row of the
 table compares Tether with the peer tool in its Peer column. The tracking
 workloads (import to artifacts) compare it with MLflow, both on a local
-SQLite store. The data versioning workloads (hash_file and tree) compare it
+SQLite store, and so does model_load, which loads a model from each tool's
+registry. The data versioning workloads (hash_file and tree) compare it
 with DVC {dvc_version}. The scale and quality workloads run Tether alone.
 The command-line and pipeline workloads (cli_start, pipeline50 and
 pipeline50_cached) compare it with Prefect {prefect_version}, which runs
@@ -98,9 +102,10 @@ tool does in that process (imports it defers, background threads, SQLite
 commits), but not the creation of the store. DVC runs as the `dvc` command,
 so its durations run from the start of a `dvc` process to its exit, and
 include starting Python and importing DVC. The cli_start workload, and the
-rows of the pipeline workloads whose measure names a "new process", also
-time whole processes, from start to exit. The other pipeline rows time the pipeline
-call inside its process, which for pipeline50 includes creating the store.
+rows of the model_load and pipeline workloads whose measure names a "new
+process", also time whole processes, from start to exit. The other pipeline
+rows time the pipeline call inside its process, which for pipeline50
+includes creating the store.
 
 These are whole-process figures from this runner on the machine described
 below. They show where each tool spends time on this workload mix. They are
@@ -143,6 +148,37 @@ WORKLOAD_NOTES = """\
   ends with `os.sync()`, because Tether makes every blob durable before it
   returns and MLflow's local artifact store does not, so both are timed
   until the bytes reach the disk.
+- **model_load** (peer: MLflow): a scikit-learn `RandomForestClassifier`
+  of {model_trees} trees, trained on {model_rows:,} rows of {model_features}
+  float features from `make_classification` (seed {seed} for both), is
+  registered in each tool's store in the workload's folder, with the first
+  {example_rows} training rows as input example:
+  `tether.models.register_model(model, "forest", input_example=...)` in a
+  Tether run, and `mlflow.sklearn.log_model(model, name="model",
+  registered_model_name="forest", input_example=...,
+  skops_trusted_types=["sklearn.tree._tree.Tree"])` in an MLflow run.
+  Training and registering are not timed. Both tools store the forest with
+  skops: it is MLflow {mlflow_version}'s default format outside Databricks,
+  and its `log_model` rejects a random forest in that format unless the
+  caller trusts the tree type, which skops 0.16 does not trust by default.
+  Tether's scikit-learn flavor trusts every type whose name starts with
+  `sklearn.`.
+  Then a new process runs a script (`benchmarks/model_load_tether.py`,
+  `benchmarks/model_load_mlflow.py`) that imports the tool, loads
+  `models:/forest/1` with `tether.models.load` or
+  `mlflow.pyfunc.load_model`, predicts on {predict_rows} rows that follow
+  the training rows in the generated data, and exits. MLflow finds its store
+  through `MLFLOW_TRACKING_URI`, and loads no scikit-learn model, skops
+  included, unless `MLFLOW_ALLOW_PICKLE_DESERIALIZATION` is true, so the
+  worker sets it. Each worker runs the script once untimed, then
+  {load_samples} times, and reports the medians. The first row is the
+  process from start to exit. The second is the load call alone, timed
+  inside the process: it leaves out importing the tool, but includes
+  opening the store and importing scikit-learn and skops, which neither
+  `import tether` nor `import mlflow` imports. Every run's predictions must
+  equal those of the trained model. The raw results
+  (`.bench/results.json`) keep the versions of scikit-learn, skops, NumPy
+  and pandas in each tool's environment.
 - **scale** (Tether only): {scale_runs:,} runs with the params, metrics and
   tags of the runs_search workload, written straight to the store in
   batches of 2,000. A new process then opens the store and reads the first
@@ -497,11 +533,13 @@ def render_page(
     """Return the whole Markdown page."""
     dvc_version = common.DVC_REQUIREMENT.partition("==")[2]
     prefect_version = common.PREFECT_REQUIREMENT.partition("==")[2]
+    mlflow_version = common.MLFLOW_REQUIREMENT.partition("==")[2]
     chain, fan_out = pipelines.pipeline_shape(common.BASE_SIZES["pipeline_steps"])
     notes = WORKLOAD_NOTES.format(
         batch_size=common.BATCH_SIZE,
         dvc_version=dvc_version,
         prefect_version=prefect_version,
+        mlflow_version=mlflow_version,
         cli_samples=pipelines.CLI_SAMPLES,
         heavy_packages=", ".join(
             f"`{name}`" for name in sorted(pipelines.HEAVY_PACKAGES)
@@ -512,6 +550,11 @@ def render_page(
         tree_max_bytes=common.TREE_MAX_BYTES,
         tree_folders=common.TREE_FOLDERS,
         tree_subfolders=common.TREE_SUBFOLDERS,
+        seed=common.SEED,
+        model_features=models.FEATURES,
+        example_rows=models.EXAMPLE_ROWS,
+        predict_rows=models.PREDICT_ROWS,
+        load_samples=models.LOAD_SAMPLES,
         **common.BASE_SIZES,
     )
     return "\n".join(

@@ -23,8 +23,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
+import bench_models as models
 
 EXPERIMENT = "bench"
+LOAD_SCRIPT = Path(__file__).resolve().parent / "model_load_mlflow.py"
+# skops 0.16 does not trust the node arrays of scikit-learn's trees by default,
+# because a crafted file can make predict read outside them. MLflow 3.17.2's
+# log_model rejects a random forest in its default skops format unless the
+# caller lists this type.
+FOREST_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 LOCAL_ENVIRONMENT = {
     "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -248,7 +255,38 @@ def artifacts(sizes: dict[str, int], folder: Path) -> dict[str, float]:
     return common.artifact_stats(seconds, sizes)
 
 
-WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
+def model_load(sizes: dict[str, int], folder: Path) -> dict[str, Any]:
+    """Register the random forest through ``log_model``, then time loading it in new processes.
+
+    The model is logged in MLflow's default format (skops on a local store).
+    The new processes find the store through ``MLFLOW_TRACKING_URI``. MLflow
+    3.17.2 loads no scikit-learn model, skops included, unless
+    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` is true, so the worker sets it.
+    """
+    import mlflow
+
+    experiment_id = open_store(folder)
+    frame, labels, rows = models.make_data(sizes)
+    model = models.train_forest(sizes, frame, labels)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="model-load"):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=models.MODEL_NAME,
+            input_example=models.input_example(frame),
+            skops_trusted_types=FOREST_TRUSTED_TYPES,
+        )
+    common.check(
+        info.registered_model_version == 1,
+        f"registered version {info.registered_model_version} of "
+        f"{models.MODEL_NAME}, expected 1",
+    )
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow.get_tracking_uri()
+    os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    return models.time_loads(LOAD_SCRIPT, model, rows, folder)
+
+
+WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
     "log_metric": log_metric_calls,
     "log_batch": log_metric_batches,
     "runs_search": runs_and_search,
@@ -257,6 +295,7 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, float]]] = {
         sizes, folder, common.MANY_PROCESSES
     ),
     "artifacts": artifacts,
+    "model_load": model_load,
 }
 
 

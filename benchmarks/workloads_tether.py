@@ -6,9 +6,10 @@ per workload and repeat, each time in a new empty folder::
     .venv/bin/python benchmarks/workloads_tether.py log_metric --folder DIR --out FILE
 
 The store and the objects go to ``DIR/tether`` (``TETHER_HOME``). The data
-workloads (hash_file, tree, quality) are in workloads_tether_data.py, and
-the workloads compared with Prefect (cli_start, pipeline50,
-pipeline50_cached) in workloads_tether_pipelines.py.
+workloads (hash_file, tree, quality) are in workloads_tether_data.py, the
+model_load workload in workloads_tether_models.py, and the workloads
+compared with Prefect (cli_start, pipeline50, pipeline50_cached) in
+workloads_tether_pipelines.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
 import workloads_tether_data as data
+import workloads_tether_models as models
 import workloads_tether_pipelines as pipelines
 
 EXPERIMENT = "bench"
@@ -311,6 +313,7 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
         sizes, folder, common.MANY_PROCESSES
     ),
     "artifacts": artifacts,
+    "model_load": models.model_load,
     "scale": search_at_scale,
     "hash_file": data.hash_file,
     "tree": data.tree,

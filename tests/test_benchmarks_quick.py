@@ -28,11 +28,13 @@ TINY_DATA_SCALE = 0.002
 TINY_PIPELINE_SCALE = 0.1
 MODULES = (
     "bench_common",
+    "bench_models",
     "bench_pipelines",
     "report",
     "run",
     "workloads_tether",
     "workloads_tether_data",
+    "workloads_tether_models",
     "workloads_tether_pipelines",
     "workloads_dvc",
     "workloads_prefect",
@@ -89,6 +91,55 @@ def test_pipeline_workload_reports_every_measure(
     assert set(result) == expected_keys(benchmarks["report"], workload)
     assert all(math.isfinite(value) for value in result.values())
     assert result["process_s"] > result["run_s"] > 0
+
+
+def test_model_load_reports_every_measure(
+    benchmarks: dict[str, ModuleType],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tether
+
+    models = benchmarks["bench_models"]
+    monkeypatch.setattr(models, "LOAD_SAMPLES", 1)
+    model_load = benchmarks["workloads_tether"].WORKLOADS["model_load"]
+    result = model_load(benchmarks["bench_common"].scaled_sizes(TINY_SCALE), tmp_path)
+    numeric = {key for key, value in result.items() if isinstance(value, float)}
+    assert numeric == expected_keys(benchmarks["report"], "model_load")
+    assert math.isfinite(result["process_s"])
+    assert math.isfinite(result["load_s"])
+    assert any(name.startswith("scikit-learn==") for name in result["packages"])
+    version = tether.models.get_version(models.MODEL_URI)
+    assert version.flavor == "sklearn"
+    assert version.version == 1
+
+
+def test_model_rows_round_trip_exactly(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    models = benchmarks["bench_models"]
+    sizes = benchmarks["bench_common"].scaled_sizes(TINY_SCALE)
+    frame, labels, rows = models.make_data(sizes)
+    assert len(frame) == len(labels) == 200
+    assert len(rows) == models.PREDICT_ROWS
+    assert list(rows.columns) == list(frame.columns)
+    path = tmp_path / "rows.json"
+    models.write_rows(rows, path)
+    pd.testing.assert_frame_equal(models.read_rows(path), rows, check_exact=True)
+
+
+def test_check_predictions_rejects_difference(
+    benchmarks: dict[str, ModuleType],
+) -> None:
+    models = benchmarks["bench_models"]
+    mismatch = benchmarks["bench_common"].MismatchError
+    models.check_predictions([0, 1, 1], [0, 1, 1], "probe")
+    with pytest.raises(mismatch, match=r"1 of 3 predictions differ .* at row 2: 1 "):
+        models.check_predictions([0, 1, 1], [0, 1, 0], "probe")
+    with pytest.raises(mismatch, match="2 predictions, expected 3"):
+        models.check_predictions([0, 1], [0, 1, 0], "probe")
 
 
 def test_cli_start_lists_packages(
@@ -237,6 +288,7 @@ def test_peers_cover_every_workload(benchmarks: dict[str, ModuleType]) -> None:
     assert common.PEERS["artifacts"] == ("mlflow",)
     assert common.PEERS["quality"] == ()
     assert common.PEERS["pipeline50_cached"] == ("prefect",)
+    assert common.PEERS["model_load"] == ("mlflow",)
 
 
 def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
@@ -293,6 +345,25 @@ def test_results_table_prefect_rows(benchmarks: dict[str, ModuleType]) -> None:
     )
 
 
+def test_results_table_model_load_rows(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    medians = {
+        "model_load": {
+            "tether": {"process_s": 2.0, "load_s": 0.5},
+            "mlflow": {"process_s": 3.0, "load_s": 2.0},
+        }
+    }
+    lines = report.results_table(medians).splitlines()
+    assert (
+        "| model_load | new process: import, load, predict (s) | MLflow | 2.00 | 3.00 "
+        "| 1.50 |" in lines
+    )
+    assert (
+        "| model_load | the load call alone, in-process (s) | MLflow | 0.5 | 2.00 "
+        "| 4.00 |" in lines
+    )
+
+
 def test_page_describes_pipelines(benchmarks: dict[str, ModuleType]) -> None:
     report = benchmarks["report"]
     keys = ("cpu", "cores", "memory", "os", "python", "tether", "command", "date")
@@ -302,6 +373,7 @@ def test_page_describes_pipelines(benchmarks: dict[str, ModuleType]) -> None:
     assert "- Prefect: 3.9.1" in page.splitlines()
     assert "compare it with Prefect 3.9.1" in page
     assert "26 calls of `advance(value)` is followed by 24 calls" in page
+    assert "of 100 trees, trained on 10,000 rows" in page
 
 
 def test_setup_lists_only_peers_run(benchmarks: dict[str, ModuleType]) -> None:
