@@ -204,3 +204,32 @@ def test_cli_card_writes_file(
         == 0
     )
     assert "Model card: models:/m/1" in target.read_text(encoding="utf-8")
+
+
+class RaisingModel:
+    """A model whose predict always raises."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("weights not loaded")
+
+
+def test_example_must_match_signature(tether_home: Path) -> None:
+    model = LogisticRegression().fit(FEATURES, LABELS)
+    signature = tether.models.infer_signature(FEATURES.head(5))
+    renamed = FEATURES.head(5).rename(columns={"income": "salary"})
+    with pytest.raises(ConfigError, match="the input example does not match"):
+        tether.models.register_model(
+            model, "m", signature=signature, input_example=renamed
+        )
+    with pytest.raises(NotFoundError):
+        tether.models.list_versions("m")
+
+
+def test_raising_predict_registers_nothing(tether_home: Path) -> None:
+    with pytest.raises(ConfigError, match="predict raised on its own input example"):
+        tether.models.register_model(
+            RaisingModel(), "m", input_example=FEATURES.head(5), trusted=True
+        )
+    with pytest.raises(NotFoundError):
+        tether.models.list_versions("m")
+    assert get_store().audit_trail() == []
