@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "forest"
 MODEL_URI = f"models:/{MODEL_NAME}/1"
+ONNX_MODEL_URI = f"models:/{MODEL_NAME}/2"
+"""Tether's second version of the forest, registered with ``onnx=True``."""
 FEATURES = 20
 INFORMATIVE_FEATURES = 10
 # Rows that each new process predicts on. They follow the training rows in
@@ -110,8 +112,12 @@ def parse_probe_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_probe(load: Callable[[str], Any], argv: Sequence[str] | None = None) -> None:
-    """Load the model with ``load(MODEL_URI)``, predict on the rows and write JSON.
+def run_probe(
+    load: Callable[[str], Any],
+    argv: Sequence[str] | None = None,
+    uri: str = MODEL_URI,
+) -> None:
+    """Load the model with ``load(uri)``, predict on the rows and write JSON.
 
     Only the ``load`` call is timed here. The rows are read after it, so that
     reading them imports nothing the load call would otherwise import.
@@ -119,7 +125,7 @@ def run_probe(load: Callable[[str], Any], argv: Sequence[str] | None = None) -> 
     """
     args = parse_probe_args(argv)
     start = time.perf_counter()
-    model = load(MODEL_URI)
+    model = load(uri)
     load_s = time.perf_counter() - start
     predictions = model.predict(read_rows(args.rows))
     result = {"load_s": load_s, "predictions": predictions.tolist()}

@@ -15,12 +15,17 @@ import bench_pipelines as pipelines
 
 @dataclass(frozen=True)
 class Measure:
-    """One reported number of a workload, with its unit and which way is better."""
+    """One reported number of a workload, with its unit and which way is better.
+
+    ``peer_key`` names the peer's number to compare with, when it is not
+    ``key``: Tether's ONNX load is compared with MLflow's only load.
+    """
 
     workload: str
     key: str
     label: str
     higher_is_better: bool
+    peer_key: str | None = None
 
 
 MEASURES = (
@@ -48,6 +53,20 @@ MEASURES = (
     Measure("artifacts", "files_again_per_s", "same folder again (files/s)", True),
     Measure("model_load", "process_s", "new process: import, load, predict (s)", False),
     Measure("model_load", "load_s", "the load call alone, in-process (s)", False),
+    Measure(
+        "model_load",
+        "onnx_process_s",
+        "new process, Tether on ONNX: import, load, predict (s)",
+        False,
+        peer_key="process_s",
+    ),
+    Measure(
+        "model_load",
+        "onnx_load_s",
+        "the load call alone, Tether on ONNX (s)",
+        False,
+        peer_key="load_s",
+    ),
     Measure("scale", "runs_built", "runs in the store", True),
     Measure("scale", "open_s", "open the store in a new process (s)", False),
     Measure("scale", "first_page_s", "first page of the search (s)", False),
@@ -430,7 +449,9 @@ def results_table(medians: dict[str, dict[str, dict[str, float]]]) -> str:
             row = [*cells, "none", _number_text(tether), "not run", "n/a"]
             lines.append(f"| {' | '.join(row)} |")
         for peer in peers:
-            result = by_tool.get(peer, {}).get(measure.key, math.nan)
+            result = by_tool.get(peer, {}).get(
+                measure.peer_key or measure.key, math.nan
+            )
             row = [
                 *cells,
                 PEER_NAMES[peer],

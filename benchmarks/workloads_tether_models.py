@@ -14,20 +14,30 @@ import bench_common as common
 import bench_models as models
 
 LOAD_SCRIPT = Path(__file__).resolve().parent / "model_load_tether.py"
+ONNX_LOAD_SCRIPT = Path(__file__).resolve().parent / "model_load_tether_onnx.py"
 
 
 def model_load(sizes: dict[str, int], folder: Path) -> dict[str, Any]:
-    """Register the random forest in a Tether run, then time loading it in new processes."""
+    """Register the forest twice (skops, then also ONNX) and time loading each in new processes."""
     import tether
 
     frame, labels, rows = models.make_data(sizes)
     model = models.train_forest(sizes, frame, labels)
+    example = models.input_example(frame)
     with tether.start_run(experiment="bench", name="model-load"):
         version = tether.models.register_model(
-            model, models.MODEL_NAME, input_example=models.input_example(frame)
+            model, models.MODEL_NAME, input_example=example
         )
-    common.check(
-        version.uri == models.MODEL_URI,
-        f"registered {version.uri}, expected {models.MODEL_URI}",
-    )
-    return models.time_loads(LOAD_SCRIPT, model, rows, folder)
+        onnx_version = tether.models.register_model(
+            model, models.MODEL_NAME, input_example=example, onnx=True
+        )
+    for found, expected in (
+        (version.uri, models.MODEL_URI),
+        (onnx_version.uri, models.ONNX_MODEL_URI),
+    ):
+        common.check(found == expected, f"registered {found}, expected {expected}")
+    result = models.time_loads(LOAD_SCRIPT, model, rows, folder)
+    onnx = models.time_loads(ONNX_LOAD_SCRIPT, model, rows, folder)
+    result["onnx_process_s"] = onnx["process_s"]
+    result["onnx_load_s"] = onnx["load_s"]
+    return result

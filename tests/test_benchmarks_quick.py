@@ -108,10 +108,13 @@ def test_model_load_reports_every_measure(
     assert numeric == expected_keys(benchmarks["report"], "model_load")
     assert math.isfinite(result["process_s"])
     assert math.isfinite(result["load_s"])
+    assert math.isfinite(result["onnx_process_s"])
     assert any(name.startswith("scikit-learn==") for name in result["packages"])
     version = tether.models.get_version(models.MODEL_URI)
     assert version.flavor == "sklearn"
     assert version.version == 1
+    onnx_version = tether.models.get_version(models.ONNX_MODEL_URI)
+    assert "model.onnx" in onnx_version.details["files"]
 
 
 def test_model_rows_round_trip_exactly(
@@ -349,11 +352,24 @@ def test_results_table_model_load_rows(benchmarks: dict[str, ModuleType]) -> Non
     report = benchmarks["report"]
     medians = {
         "model_load": {
-            "tether": {"process_s": 2.0, "load_s": 0.5},
+            "tether": {
+                "process_s": 2.0,
+                "load_s": 0.5,
+                "onnx_process_s": 1.0,
+                "onnx_load_s": 0.25,
+            },
             "mlflow": {"process_s": 3.0, "load_s": 2.0},
         }
     }
     lines = report.results_table(medians).splitlines()
+    assert (
+        "| model_load | new process, Tether on ONNX: import, load, predict (s) "
+        "| MLflow | 1.00 | 3.00 | 3.00 |" in lines
+    )
+    assert (
+        "| model_load | the load call alone, Tether on ONNX (s) | MLflow | 0.25 "
+        "| 2.00 | 8.00 |" in lines
+    )
     assert (
         "| model_load | new process: import, load, predict (s) | MLflow | 2.00 | 3.00 "
         "| 1.50 |" in lines
