@@ -194,8 +194,13 @@ WORKLOAD_NOTES = """\
   process from start to exit. The second is the load call alone, timed
   inside the process: it leaves out importing the tool, but includes
   opening the store and importing scikit-learn and skops, which neither
-  `import tether` nor `import mlflow` imports. Every run's predictions must
-  equal those of the trained model. The raw results
+  `import tether` nor `import mlflow` imports. For the third row Tether
+  registers the same forest again with `onnx=True` (`models:/forest/2`),
+  and `benchmarks/model_load_tether_onnx.py` loads it with
+  `runtime="onnx"`, which runs it on onnxruntime without importing
+  scikit-learn; the fourth row is its load call. They are compared with
+  MLflow's first two rows, because MLflow loads this model one way only.
+  Every run's predictions must equal those of the trained model. The raw results
   (`.bench/results.json`) keep the versions of scikit-learn, skops, NumPy
   and pandas in each tool's environment.
 - **scale** (Tether only): {scale_runs:,} runs with the params, metrics and
@@ -379,8 +384,8 @@ WORKLOAD_NOTES = """\
   through its server.
 - A cached step still costs Tether a new run. Tether records the run and
   copies the outputs, the cache key and the lineage edges of the run it
-  reuses. It serves the cached steps one after another in the scheduler's
-  thread, in about 8 SQLite transactions per step.
+  reuses, in three SQLite transactions per step (create, record, end). It
+  serves the cached steps one after another in the scheduler's thread.
 - In a new process, Tether pays several one-time costs. Defining the
   first step imports `tether.pipelines`, which imports SQLAlchemy and the
   store (0.5 to 0.6 s). The first pipeline run reads the metadata of every
@@ -389,7 +394,10 @@ WORKLOAD_NOTES = """\
   stored or loaded imports NumPy and pandas (0.4 to 0.5 s), even when it
   is a JSON integer. A new store also imports Alembic and creates the
   schema (0.2 to 0.3 s). These figures come from timing each of these
-  steps alone in a new process, three times, on the machine below.
+  steps alone in a new process, three times, on the machine below. A step
+  that runs writes one fsynced blob (its output) and four SQLite
+  transactions (create the run, record its key and inputs, record its
+  outputs, end it).
 - The ratio is Tether's median divided by the peer's for rates, and the
   peer's divided by Tether's for times, latencies, errors, lost points and
   module counts, so a ratio above 1 means Tether did better. "equal" marks
