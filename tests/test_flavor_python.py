@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 import tether
 from flavor_helpers import MEASUREMENTS, check_record, penguins, register
 from tether.cli.main import main
-from tether.errors import ConfigError, UntrustedModelError
+from tether.errors import ConfigError, DataError, UntrustedModelError
 from tether.models.flavors import ModelFiles, flavor_for
 from tether.models.flavors.python import PythonFlavor
 from tether.models.loading import model_files
@@ -151,3 +153,27 @@ def test_matched_last(tether_home: Path) -> None:
 def test_record_digests_and_pins(tether_home: Path, frame: pd.DataFrame) -> None:
     record = register(HeavyPenguins(1.0), "heavy", frame)
     check_record(record, "python", "model.pkl", ["cloudpickle", "numpy", "pandas"])
+
+
+def test_missing_class_module_is_clear(
+    tether_home: Path, frame: pd.DataFrame, write_module: Any
+) -> None:
+    module = write_module(
+        "echo_model",
+        """
+        import numpy as np
+
+        class Echo:
+            def predict(self, frame):
+                return np.zeros(len(frame))
+        """,
+    )
+    record = tether.models.register_model(
+        module.Echo(), "echo", input_example=frame.head(3), trusted=True
+    )
+    Path(module.__file__).unlink()
+    sys.modules.pop("echo_model")
+    importlib.invalidate_caches()
+    message = "No module named 'echo_model'.*register_pickle_by_value"
+    with pytest.raises(DataError, match=message):
+        tether.models.load(record.uri)

@@ -154,6 +154,17 @@ def test_run_behind_live_model_is_kept(store_url: str) -> None:
     assert tether.models.load(version.uri).predict(FEATURES).shape == (40,)
 
 
+def test_cli_gc_lists_what_goes(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = _register(LogisticRegression())
+    gone = _register(DecisionTreeClassifier(random_state=0))
+    tether.models.delete_version(gone.uri)
+    dry = run_json(capsys, "gc", "--dry-run", "--grace-minutes", "0")
+    assert dry["model_versions_removed"] == [gone.uri]
+    assert dry["blobs_removed"] == sorted(_files_of(gone) - _files_of(kept))
+
+
 def test_cli_delete_and_gc(
     tether_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -158,7 +158,8 @@ def test_cli_review_commands(
 ) -> None:
     assert main(["models", "status", "models:/m/2", "approved"]) == 0
     assert main(["models", "tag", "models:/m/2", "team=risk"]) == 0
-    assert main(["models", "alias", "m", "champion", "2", "--force"]) == 0
+    forced = ["models", "alias", "m", "champion", "2", "--force", "--reason", "demo"]
+    assert main(forced) == 0
     capsys.readouterr()
     shown = run_json(capsys, "models", "show", "m")
     assert [(v["version"], v["status"], v["aliases"]) for v in shown] == [
@@ -179,6 +180,8 @@ def test_cli_review_commands(
     ("args", "message"),
     [
         (["models", "alias", "m", "champion", "1"], "--force with --reason"),
+        (["models", "alias", "m", "champion", "1", "--force"], "needs a reason"),
+        (["models", "trust", "models:/m/1"], "needs no trust mark"),
         (["models", "status", "models:/m/1", "live"], "unknown status 'live'"),
         (["models", "tag", "models:/m/1", "team"], "write tags as KEY=VALUE"),
         (["models", "delete", "models:/m/9"], "has no version 9"),
@@ -233,3 +236,38 @@ def test_raising_predict_registers_nothing(tether_home: Path) -> None:
     with pytest.raises(NotFoundError):
         tether.models.list_versions("m")
     assert get_store().audit_trail() == []
+
+
+def test_declared_inputs_kept_outputs_inferred(tether_home: Path) -> None:
+    from tether.models.signature import ColumnSpec, Signature
+
+    frame = FEATURES.head(8)
+    model = LogisticRegression().fit(FEATURES.head(8), [0, 1] * 4)
+    declared = Signature(
+        inputs=[
+            ColumnSpec("age", "integer", False),
+            ColumnSpec("income", "float", True),
+        ]
+    )
+    record = tether.models.register_model(
+        model, "m", signature=declared, input_example=frame[["age", "income"]]
+    )
+    stored = Signature.from_dict(record.signature)
+    assert list(stored.inputs) == list(declared.inputs)
+    assert [(c.name, c.type) for c in stored.outputs] == [("prediction", "integer")]
+
+
+def test_gated_alias_in_any_case(two_versions: Path) -> None:
+    with pytest.raises(PromotionError, match="cannot move Champion"):
+        tether.models.set_alias("m", "Champion", 1)
+    with pytest.raises(ConfigError, match="needs a reason"):
+        tether.models.set_alias("m", "champion", 1, force=True, reason="  ")
+
+
+def test_show_all_deleted_says_so(
+    two_versions: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tether.models.delete_version("models:/m/1")
+    tether.models.delete_version("models:/m/2")
+    assert main(["models", "show", "m"]) == 0
+    assert "has no versions left: 2 deleted" in capsys.readouterr().out

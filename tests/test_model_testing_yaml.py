@@ -416,6 +416,21 @@ ATTACH_ERRORS = [
         "datasets:/holdout@1",
     ),
     (
+        "regressor metric on text labels",
+        """
+        dataset: datasets:/holdout@1
+        label: region
+        tests:
+          - name: error
+            kind: metric
+            metric: rmse
+            max: 1.0
+        """,
+        "suite.yaml, line 6: test 'error' (metric): rmse is a regressor metric, but "
+        "the label column 'region' holds text; use one of accuracy, f1, roc_auc, "
+        "log_loss for a classifier",
+    ),
+    (
         "no label",
         """
         dataset: datasets:/holdout@1

@@ -42,9 +42,9 @@ def gc_command(
             {
                 "dry_run": dry_run,
                 "runs_removed": purge.runs,
-                "model_versions_removed": purge.model_versions,
+                "model_versions_removed": purge.model_version_uris,
                 "runs_kept": purge.kept_runs,
-                "blobs_removed": len(report.blobs),
+                "blobs_removed": sorted(report.blobs),
                 "temporary_files_removed": report.temporaries,
                 "bytes_freed": report.bytes_freed,
                 "recent_files_kept": report.kept_recent,

@@ -71,6 +71,14 @@ def show_model(
             ]
         )
         return
+    if not versions:
+        deleted = len(list_versions(name, include_deleted=True))
+        console.print(
+            escape(
+                f"model {name} has no versions left: {deleted} deleted; "
+                "`tether models list --all` lists them"
+            )
+        )
     for version in versions:
         _print_version(version, latest_test(version))
 

@@ -108,7 +108,7 @@ def _checked_signature(
     predicts must predict on it; the output columns are inferred from those
     predictions when the signature has none.
     """
-    from tether.models.signature import enforce, infer_signature
+    from tether.models.signature import Signature, enforce, infer_signature
 
     if example is None:
         return signature
@@ -136,5 +136,8 @@ def _checked_signature(
             value=type(model).__qualname__,
         ) from exc
     if not signature.outputs:
-        signature = infer_signature(example, predictions)
+        # Keep the declared inputs (categories, levels, nullability) and
+        # infer only the outputs from the predictions.
+        outputs = infer_signature(example, predictions).outputs
+        signature = Signature(inputs=list(signature.inputs), outputs=list(outputs))
     return signature

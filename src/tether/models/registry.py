@@ -32,7 +32,7 @@ ModelVersion = ModelVersionRecord
 STATUSES = ("candidate", "approved", "rejected", "archived")
 """The statuses a version can have; every version starts as ``candidate``."""
 GATED_ALIASES = ("champion",)
-"""Aliases that move only to a version whose required tests passed."""
+"""Aliases that move only to a version whose required tests passed, in any case."""
 
 
 def register_model(
@@ -112,10 +112,22 @@ def set_alias(
 ) -> ModelVersionRecord:
     """Point ``alias`` (e.g. ``champion``) at version ``version`` of model ``name``.
 
+    Args:
+        force: Move a gated alias although the tests did not pass.
+        reason: Why, required with ``force``; the audit event records it.
+
     Raises:
         PromotionError: ``alias`` is gated and the version's latest test result
             did not pass every required test (or it has none), without ``force``.
+        ConfigError: ``force`` without a reason.
     """
+    if force and not reason.strip():
+        raise ConfigError(
+            "a forced alias move needs a reason; pass --reason TEXT (reason=...) "
+            "saying why the tests may be overridden",
+            setting="reason",
+            value=reason,
+        )
     if alias.isdigit():
         raise ConfigError(
             f"invalid alias {alias!r}; an alias cannot be a number",
@@ -126,7 +138,7 @@ def set_alias(
     store = get_store()
     record = store.get_model_version(name, version)
     details: dict[str, Any] = {}
-    if alias in GATED_ALIASES:
+    if alias.lower() in GATED_ALIASES:
         problem = _untested(record)
         if problem and not force:
             raise PromotionError(
@@ -255,8 +267,20 @@ def tag(
 
 
 def trust(uri: str, trusted: bool = True) -> ModelVersionRecord:
-    """Mark a version's files safe (or no longer safe) to load although they run code."""
+    """Mark a version's files safe (or no longer safe) to load although they run code.
+
+    Raises:
+        ConfigError: the version's flavor runs no code when it loads, so there
+            is nothing to trust.
+    """
     record = get_version(uri)
+    if trusted and not get_flavor(record.flavor).runs_code_on_load:
+        raise ConfigError(
+            f"{record.uri} is a {record.flavor} model, whose files run no code when "
+            "loaded, so it needs no trust mark; only python-flavor versions do",
+            setting="uri",
+            value=uri,
+        )
     return get_store().update_model_version(
         record.name, record.version, trusted=trusted, actor=current_user()
     )

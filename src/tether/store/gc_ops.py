@@ -54,6 +54,7 @@ class PurgeResult:
 
     runs: list[str] = field(default_factory=list)
     model_versions: list[str] = field(default_factory=list)
+    model_version_uris: list[str] = field(default_factory=list)
     kept_runs: dict[str, str] = field(default_factory=dict)
     referenced: set[str] = field(default_factory=set)
 
@@ -134,11 +135,18 @@ class GcOps:
 
 def _plan(conn: Connection) -> PurgeResult:
     versions = t.model_versions
-    marked = select(versions.c.id).where(versions.c.deleted_at.is_not(None))
+    marked = (
+        select(versions.c.id, t.models.c.name, versions.c.version)
+        .join(t.models, t.models.c.id == versions.c.model_id)
+        .where(versions.c.deleted_at.is_not(None))
+        .order_by(t.models.c.name, versions.c.version)
+    )
+    rows = conn.execute(marked).all()
     runs, kept = _purgeable_runs(conn)
     return PurgeResult(
         runs=runs,
-        model_versions=[str(v) for v in conn.execute(marked).scalars()],
+        model_versions=[str(row.id) for row in rows],
+        model_version_uris=[f"models:/{row.name}/{row.version}" for row in rows],
         kept_runs=kept,
     )
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tether.errors import ConfigError
+from tether.errors import ConfigError, DataError
 from tether.models.flavors.base import Flavor, ModelFiles
 
 if TYPE_CHECKING:
@@ -73,7 +73,15 @@ class PythonFlavor(Flavor):
         import cloudpickle
 
         _check_python_version(str(meta.get("python", "")))
-        model = cloudpickle.loads(files.read(meta.get("file", MODEL_FILE)))
+        try:
+            model = cloudpickle.loads(files.read(meta.get("file", MODEL_FILE)))
+        except (ImportError, AttributeError) as exc:
+            raise DataError(
+                f"the pickled model needs code that is not importable here: {exc}; "
+                "install the module that defines the model's class where it loads, "
+                "or register it after cloudpickle.register_pickle_by_value(module) "
+                "so that the class is stored with it"
+            ) from exc
         load_context = getattr(model, "load_context", None)
         if callable(load_context):
             load_context(files)

@@ -68,6 +68,15 @@ class DataSource:
             return [str(column) for column in self._frames[key].columns]
         return column_names(self._records[key])
 
+    def is_numeric(self, key: str, column: str) -> bool:
+        """Return whether ``column`` of the data at ``key`` holds numbers (or booleans)."""
+        if key in self._frames:
+            from pandas.api.types import is_numeric_dtype
+
+            return bool(is_numeric_dtype(self._frames[key][column]))
+        kinds = {str(c["name"]): c.get("type") for c in self._records[key].schema}
+        return kinds.get(column) in ("integer", "float", "boolean")
+
     def frame(self, key: str) -> pd.DataFrame:
         """Return the data at ``key``, loading a dataset version on first use."""
         if key not in self._frames:

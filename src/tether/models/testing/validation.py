@@ -13,6 +13,7 @@ import difflib
 from tether.errors import ConfigError, InvalidURIError, NotFoundError
 from tether.models.testing.base import LabelledTest, ModelTest
 from tether.models.testing.context import DataSource
+from tether.models.testing.metrics import METRICS
 from tether.models.testing.suite import Suite
 
 MAX_LISTED_COLUMNS = 20
@@ -69,6 +70,24 @@ def _check_test(
         if field == "label" and from_suite:
             raise suite.error("label", f"{test.title}: {message}")
         raise test.error(field, message, value=column)
+    _check_metric_task(test, label, key, source)
+
+
+def _check_metric_task(
+    test: ModelTest, label: str | None, key: str, source: DataSource
+) -> None:
+    """Reject a regressor metric on a label column that holds text."""
+    spec = METRICS.get(str(getattr(test, "metric", "")))
+    if spec is None or spec.task != "regression" or label is None:
+        return
+    if not source.is_numeric(key, label):
+        classifier = ", ".join(n for n, m in METRICS.items() if m.task != "regression")
+        raise test.error(
+            "metric",
+            f"{spec.name} is a regressor metric, but the label column {label!r} "
+            f"holds text; use one of {classifier} for a classifier",
+            value=spec.name,
+        )
 
 
 def _missing_column(column: str, available: list[str], dataset: str) -> str:
