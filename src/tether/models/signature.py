@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tether.errors import SchemaError
+from tether.models.signature_arrays import convert_values
 from tether.models.signature_columns import (
     convert_column,
     dtype_kind,
@@ -531,17 +532,22 @@ def extra_columns(
 
 
 @overload
-def enforce(signature: Signature, frame: pd.DataFrame) -> pd.DataFrame: ...
+def enforce(
+    signature: Signature, frame: pd.DataFrame, *, arrays: bool = False
+) -> pd.DataFrame: ...
 
 
 @overload
 def enforce(
-    signature: Signature, frame: np.ndarray | Mapping[str, Any]
+    signature: Signature, frame: np.ndarray | Mapping[str, Any], *, arrays: bool = False
 ) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]: ...
 
 
 def enforce(
-    signature: Signature, frame: pd.DataFrame | np.ndarray | Mapping[str, Any]
+    signature: Signature,
+    frame: pd.DataFrame | np.ndarray | Mapping[str, Any],
+    *,
+    arrays: bool = False,
 ) -> pd.DataFrame | np.ndarray | dict[str, np.ndarray]:
     """Convert an input to the signature's inputs and types.
 
@@ -558,10 +564,18 @@ def enforce(
     For tensors, each array's shape and dtype are checked, and the result is
     one array or a dict of arrays, as the input was.
 
+    With ``arrays=True``, columns come as a mapping of name to a list of
+    values (or a 1-D array), and the result is a dict of NumPy arrays in
+    signature order, built without a DataFrame (see
+    :func:`tether.models.signature_arrays.convert_values`). The same rules
+    apply, and the row in a message is the position in the list.
+
     Args:
         signature: The model's signature.
         frame: Input rows: a frame (for example parsed from a request), an
             array, or a mapping of name to array.
+        arrays: Return one NumPy array per column instead of a frame. It
+            needs a mapping and has no effect on tensors.
 
     Returns:
         For columns, a frame whose dtypes depend only on the signature:
@@ -579,13 +593,36 @@ def enforce(
         tensors = [spec for spec in signature.inputs if isinstance(spec, TensorSpec)]
         return enforce_tensors(tensors, frame)
     columns = [spec for spec in signature.inputs if isinstance(spec, ColumnSpec)]
+    if arrays:
+        return _enforce_arrays(signature, columns, frame)
     data = _input_frame(columns, frame)
     by_name = _columns_by_name(data)
     _check_required(signature, by_name)
-    arrays = {
+    converted = {
         spec.name: convert_column(spec, data[by_name[spec.name]]) for spec in columns
     }
-    return pd.DataFrame(arrays, index=data.index)
+    return pd.DataFrame(converted, index=data.index)
+
+
+def _enforce_arrays(
+    signature: Signature, columns: list[ColumnSpec], data: Any
+) -> dict[str, np.ndarray]:
+    if not isinstance(data, Mapping):
+        raise SchemaError(
+            f"enforce(..., arrays=True) needs a mapping of column name to values, "
+            f"got {type(data).__name__}; pass a dict such as {{'x': [1, 2]}}"
+        )
+    lengths = {len(values) for values in data.values()}
+    if len(lengths) > 1:
+        raise SchemaError(
+            f"the columns have lengths {sorted(lengths)}; pass columns of equal "
+            "length, one value per row"
+        )
+    by_name = {str(name): name for name in data}
+    _check_required(signature, by_name)
+    return {
+        spec.name: convert_values(spec, data[by_name[spec.name]]) for spec in columns
+    }
 
 
 def _input_frame(

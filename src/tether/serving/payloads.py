@@ -6,8 +6,10 @@ with orjson, and each column keeps the JSON type of its values: integers stay
 integers, floats stay floats, strings stay strings and ``null`` becomes a
 missing value. CSV cells are typed as JSON would type the same text. Type
 conversion is left to :func:`tether.models.signature.enforce`, so every
-format is checked by the same rules. A body that cannot be read as one of the formats raises
-:class:`~tether.errors.SchemaError` with a one-line message.
+format is checked by the same rules. A body that cannot be read as one of the
+formats raises :class:`~tether.errors.SchemaError` with a one-line message:
+:class:`UnsupportedMediaTypeError` for a Content-Type that the route does not
+read, and :class:`EmptyBatchError` for a body with no rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ from pandas.api import types as ptypes
 
 from tether.errors import SchemaError
 from tether.models.signature import ColumnSpec, Signature
+from tether.models.signature_arrays import json_values_array
 
 PREDICT_FORMATS = (
     '{"records": [{"column": value, ...}, ...]} or '
@@ -36,6 +40,39 @@ INVOCATIONS_FORMATS = (
 )
 
 _SCALARS = (str, int, float, bool, type(None))
+
+
+class UnsupportedMediaTypeError(SchemaError):
+    """The request's Content-Type is not one that the route reads."""
+
+
+class EmptyBatchError(SchemaError):
+    """The body has one of the accepted shapes but no rows."""
+
+
+@dataclass(frozen=True)
+class ParsedColumns:
+    """A JSON body as one list of values per column, before any frame is built.
+
+    Attributes:
+        columns: Column name to its values, one per row, as JSON typed them.
+        rows: Number of rows.
+        index: Row labels from a ``dataframe_split`` body's ``index``, or None.
+    """
+
+    columns: dict[str, list[Any]]
+    rows: int
+    index: list[Any] | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """Build the frame that keeps the JSON type of each column."""
+        return _build_frame(self.columns, self.rows, self.index)
+
+
+def is_csv(content_type: str | None) -> bool:
+    """Return whether a Content-Type header names CSV."""
+    return _media_type(content_type) == "text/csv"
+
 
 # The cell texts that pandas.read_csv reads as numbers and booleans by default.
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -65,16 +102,25 @@ def parse_predict(body: bytes, content_type: str | None) -> pd.DataFrame:
             ``application/json`` and any ``+json`` type are read as JSON.
 
     Raises:
-        SchemaError: If the body is not one of the accepted formats or has
-            no rows.
+        UnsupportedMediaTypeError: If the Content-Type is not JSON.
+        EmptyBatchError: If the body has no rows.
+        SchemaError: If the body is not one of the accepted formats.
     """
-    _require_json(content_type, "application/json")
+    return parse_predict_columns(body, content_type).to_frame()
+
+
+def parse_predict_columns(body: bytes, content_type: str | None) -> ParsedColumns:
+    """Parse a ``POST /predict`` body into one list of values per column.
+
+    Takes the same bodies and raises the same errors as :func:`parse_predict`.
+    """
+    require_json(content_type, "application/json")
     document = _load_object(body, PREDICT_FORMATS)
     keys = set(document)
     if keys == {"records"}:
-        return _frame_from_records(document["records"], "records")
+        return _columns_from_records(document["records"], "records")
     if keys == {"columns", "data"}:
-        return _frame_from_split(document, "request body")
+        return _columns_from_split(document, "request body")
     raise SchemaError(
         f"request body has keys {_list_keys(keys)}; expected {PREDICT_FORMATS}"
     )
@@ -113,9 +159,23 @@ def parse_invocations(
         SchemaError: If the body is not one of the accepted formats or has
             no rows.
     """
-    if _media_type(content_type) == "text/csv":
+    if is_csv(content_type):
         return _frame_from_csv(body, signature)
-    _require_json(content_type, "application/json or text/csv")
+    return parse_invocations_columns(body, content_type, signature=signature).to_frame()
+
+
+def parse_invocations_columns(
+    body: bytes, content_type: str | None, *, signature: Signature | None = None
+) -> ParsedColumns:
+    """Parse a JSON ``POST /invocations`` body into one list of values per column.
+
+    Takes the JSON bodies of :func:`parse_invocations` and raises the same
+    errors. CSV is not read here, because pandas reads it into a frame.
+
+    Raises:
+        UnsupportedMediaTypeError: If the Content-Type is not JSON.
+    """
+    require_json(content_type, "application/json or text/csv")
     document = _load_object(body, INVOCATIONS_FORMATS)
     if len(document) != 1:
         raise SchemaError(
@@ -125,13 +185,13 @@ def parse_invocations(
     key, value = next(iter(document.items()))
     names = signature.input_names if signature is not None else None
     if key == "dataframe_split":
-        return _frame_from_split(_require_object(value, key), key)
+        return _columns_from_split(_require_object(value, key), key)
     if key == "dataframe_records":
-        return _frame_from_records(value, key)
+        return _columns_from_records(value, key)
     if key == "instances":
-        return _frame_from_rows(value, key, names)
+        return _columns_from_rows(value, key, names)
     if key == "inputs":
-        return _frame_from_inputs(value, names)
+        return _columns_from_inputs(value, names)
     raise SchemaError(
         f"unexpected key {key!r} in request body; expected {INVOCATIONS_FORMATS}"
     )
@@ -143,11 +203,15 @@ def _media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _require_json(content_type: str | None, accepted: str) -> None:
+def require_json(content_type: str | None, accepted: str) -> None:
+    """Raise :class:`UnsupportedMediaTypeError` unless the Content-Type is JSON.
+
+    A missing header, ``application/json`` and any ``+json`` type are JSON.
+    """
     media_type = _media_type(content_type)
     if media_type in ("", "application/json") or media_type.endswith("+json"):
         return
-    raise SchemaError(
+    raise UnsupportedMediaTypeError(
         f"unsupported content type {content_type!r}; send the header "
         f"'Content-Type: {accepted}'"
     )
@@ -177,7 +241,7 @@ def _require_object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _frame_from_records(records: Any, where: str) -> pd.DataFrame:
+def _columns_from_records(records: Any, where: str) -> ParsedColumns:
     _require_rows(records, where, "objects")
     columns: dict[str, list[Any]] = {}
     for position, record in enumerate(records):
@@ -191,10 +255,10 @@ def _frame_from_records(records: Any, where: str) -> pd.DataFrame:
                 columns[name] = [None] * position
         for name, values in columns.items():
             values.append(record.get(name))
-    return _build_frame(columns, len(records))
+    return ParsedColumns(columns, len(records))
 
 
-def _frame_from_split(document: Mapping[str, Any], where: str) -> pd.DataFrame:
+def _columns_from_split(document: Mapping[str, Any], where: str) -> ParsedColumns:
     unknown = set(document) - {"columns", "data", "index"}
     if unknown or "columns" not in document or "data" not in document:
         raise SchemaError(
@@ -206,15 +270,15 @@ def _frame_from_split(document: Mapping[str, Any], where: str) -> pd.DataFrame:
     rows = document["data"]
     _require_rows(rows, "data", "lists")
     index = _row_index(document.get("index"), len(rows))
-    return _build_frame(_transpose(rows, names), len(rows), index)
+    return ParsedColumns(_transpose(rows, names), len(rows), index)
 
 
-def _frame_from_rows(
+def _columns_from_rows(
     rows: Any, where: str, signature_names: list[str] | None
-) -> pd.DataFrame:
+) -> ParsedColumns:
     _require_rows(rows, where, "objects or lists")
     if all(isinstance(row, dict) for row in rows):
-        return _frame_from_records(rows, where)
+        return _columns_from_records(rows, where)
     if not all(isinstance(row, list) for row in rows):
         raise SchemaError(
             f"{where!r} mixes JSON types; send a list of objects or a list of lists"
@@ -223,34 +287,38 @@ def _frame_from_rows(
     names = [str(i) for i in range(width)]
     if signature_names is not None and len(signature_names) == width:
         names = list(signature_names)
-    return _build_frame(_transpose(rows, names), len(rows))
+    return ParsedColumns(_transpose(rows, names), len(rows))
 
 
-def _frame_from_inputs(value: Any, signature_names: list[str] | None) -> pd.DataFrame:
+def _columns_from_inputs(
+    value: Any, signature_names: list[str] | None
+) -> ParsedColumns:
     if isinstance(value, list):
-        return _frame_from_rows(value, "inputs", signature_names)
+        return _columns_from_rows(value, "inputs", signature_names)
     inputs = _require_object(value, "inputs")
     if all(isinstance(item, _SCALARS) for item in inputs.values()):
-        return _build_frame({name: [item] for name, item in inputs.items()}, 1)
+        return ParsedColumns({name: [item] for name, item in inputs.items()}, 1)
     if not all(isinstance(item, list) for item in inputs.values()):
         raise SchemaError(
             "'inputs' mixes lists and single values; send an object of "
             'equal-length column lists such as {"a": [1, 2], "b": [3, 4]}'
         )
     lengths = {len(item) for item in inputs.values()}
-    if len(lengths) != 1 or 0 in lengths:
+    if lengths == {0}:
+        raise EmptyBatchError("'inputs' columns are empty; send at least one row")
+    if len(lengths) != 1:
         raise SchemaError(
             f"'inputs' columns have lengths {sorted(lengths)}; send non-empty "
             "column lists that all have the same length"
         )
-    return _build_frame(dict(inputs), lengths.pop())
+    return ParsedColumns(dict(inputs), lengths.pop())
 
 
 def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
     text_columns = _text_columns(signature)
     frame = _read_csv(body, dict.fromkeys(text_columns, "str"))
     if len(frame.index) == 0:
-        raise SchemaError(
+        raise EmptyBatchError(
             "CSV body has no data rows; send a header row and at least one row"
         )
     return _retype_like_json(body, frame, text_columns)
@@ -310,7 +378,7 @@ def _retype_like_json(
     for position in positions:
         label = frame.columns[position]
         cells = texts[label].to_numpy(dtype=object)
-        retyped[label] = _column_array([_csv_value(cell) for cell in cells])
+        retyped[label] = json_values_array([_csv_value(cell) for cell in cells])
     return retyped
 
 
@@ -345,7 +413,7 @@ def _require_rows(rows: Any, where: str, items: str) -> None:
             f"{where!r} is a JSON {_json_type(rows)}; expected a list of {items}"
         )
     if not rows:
-        raise SchemaError(f"{where!r} is empty; send at least one row")
+        raise EmptyBatchError(f"{where!r} is empty; send at least one row")
 
 
 def _column_names(columns: Any) -> list[str]:
@@ -396,20 +464,9 @@ def _transpose(rows: list[Any], names: list[str]) -> dict[str, list[Any]]:
 def _build_frame(
     columns: Mapping[str, Sequence[Any]], row_count: int, index: list[Any] | None = None
 ) -> pd.DataFrame:
-    arrays = {name: _column_array(values) for name, values in columns.items()}
+    arrays = {name: json_values_array(values) for name, values in columns.items()}
     row_index = pd.Index(index) if index is not None else pd.RangeIndex(row_count)
     return pd.DataFrame(arrays, index=row_index)
-
-
-def _column_array(values: Sequence[Any]) -> Any:
-    """Return an array that keeps the JSON type of the values."""
-    series = pd.Series(values)
-    # pandas turns integers with a null into float64, which would lose
-    # integers above 2**53, so such columns use the nullable Int64 dtype.
-    is_float = ptypes.is_float_dtype(series.dtype)
-    if is_float and ptypes.infer_dtype(values, skipna=True) == "integer":
-        series = pd.Series(values, dtype="Int64")
-    return series.array
 
 
 def _json_type(value: Any) -> str:

@@ -12,13 +12,7 @@ a UTC timestamp, so sorting them by name sorts them by write time.
 
 from __future__ import annotations
 
-import atexit
-import functools
-import logging
-import os
-import threading
-import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from tether.errors import ConfigError, DataError, ServingError
-
-logger = logging.getLogger(__name__)
+from tether.errors import DataError
+from tether.serving.parquet_batches import ParquetBatchWriter, read_parquet_folder
 
 METADATA_COLUMNS = (
     "request_id",
@@ -43,19 +34,19 @@ METADATA_COLUMNS = (
 )
 """Columns every logged row has, before the input and output columns."""
 
-_FILE_GLOB = "predictions-*.parquet"
+FILE_PREFIX = "predictions"
 
 
 @dataclass(frozen=True)
 class _Entry:
     request_id: str
-    inputs: pd.DataFrame
+    inputs: pd.DataFrame | dict[str, Any]
     outputs: dict[str, np.ndarray]
     latency_ms: float
     logged_at: datetime
 
 
-class PredictionLogger:
+class PredictionLogger(ParquetBatchWriter[_Entry]):
     """Queue scored rows and write them to Parquet files on a daemon thread.
 
     A file is written when ``batch_rows`` rows are queued, and otherwise every
@@ -67,16 +58,20 @@ class PredictionLogger:
 
     Call :meth:`close` (or use the logger as a context manager) to write the
     last rows. An ``atexit`` hook also closes a logger that is still open when
-    the interpreter exits normally.
+    the interpreter exits normally. Rows still queued when the process is
+    killed (SIGKILL) are lost, because they exist only in memory.
 
     Args:
-        directory: Folder for the Parquet files, created if missing.
+        directory: Folder for the Parquet files, created if missing. Several
+            processes can log to one folder, because file names contain the
+            process id.
         model_uri: URI of the served model, stored in every row.
         model_version: Version of the served model, stored in every row.
         batch_rows: Number of queued rows that triggers a write.
         flush_interval: Seconds between writes of a partly filled batch.
         on_flush: Called as ``on_flush(path, rows)`` after each file is
-            written. Errors it raises are logged, not raised.
+            written. Errors it raises are logged, and the call is retried
+            after the next write and at :meth:`close`.
 
     Raises:
         ConfigError: If ``batch_rows`` or ``flush_interval`` is not positive.
@@ -92,42 +87,23 @@ class PredictionLogger:
         flush_interval: float = 2.0,
         on_flush: Callable[[Path, int], None] | None = None,
     ) -> None:
-        _check_positive("batch_rows", batch_rows)
-        _check_positive("flush_interval", flush_interval)
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.model_uri = model_uri
         self.model_version = model_version
-        self._batch_rows = batch_rows
-        self._flush_interval = flush_interval
-        self._on_flush = on_flush
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._wake = threading.Event()
-        # NOTE: the queue has no size limit, so rows accumulate in memory
-        # when the disk cannot keep up with the request rate.
-        self._pending: list[_Entry] = []
-        self._pending_rows = 0
-        self._closed = False
-        self._sequence = 0
-        self._last_stamp = ""
-        self._thread = threading.Thread(
-            target=self._run, name="tether-prediction-log", daemon=True
+        super().__init__(
+            directory,
+            prefix=FILE_PREFIX,
+            batch_rows=batch_rows,
+            flush_interval=flush_interval,
+            on_flush=on_flush,
         )
-        self._thread.start()
-        self._atexit_hook = functools.partial(_close_if_alive, weakref.ref(self))
-        atexit.register(self._atexit_hook)
 
     def __enter__(self) -> PredictionLogger:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def log(
         self,
         request_id: str,
-        inputs: pd.DataFrame,
+        inputs: pd.DataFrame | Mapping[str, Any],
         outputs: Mapping[str, np.ndarray],
         latency_ms: float,
     ) -> None:
@@ -135,8 +111,10 @@ class PredictionLogger:
 
         Args:
             request_id: Id of the request, stored in each of its rows.
-            inputs: The request's rows, one per prediction. The logger keeps
-                a shallow copy, so do not modify the frame's data in place.
+            inputs: The request's rows, one per prediction: a frame, or a
+                mapping of column name to an array or list of equal length
+                (the writer thread builds the frame). The logger keeps a
+                shallow copy, so do not modify the data in place.
             outputs: Output name to array with one entry (or one row, for
                 per-class probabilities) per input row.
             latency_ms: Time spent on the request, in milliseconds.
@@ -146,108 +124,27 @@ class PredictionLogger:
             ServingError: If the logger is closed.
         """
         arrays = {name: np.asarray(values) for name, values in outputs.items()}
-        _check_output_lengths(arrays, len(inputs))
+        if isinstance(inputs, pd.DataFrame):
+            kept: pd.DataFrame | dict[str, Any] = inputs.copy(deep=False)
+            rows = len(inputs)
+        else:
+            kept = dict(inputs)
+            rows = _mapping_rows(kept)
+        _check_output_lengths(arrays, rows)
         entry = _Entry(
             request_id=request_id,
-            inputs=inputs.copy(deep=False),
+            inputs=kept,
             outputs=arrays,
             latency_ms=float(latency_ms),
             logged_at=datetime.now(UTC),
         )
-        with self._lock:
-            if self._closed:
-                raise ServingError(
-                    f"prediction logger for {self.directory} is closed; "
-                    "create a new logger to keep logging"
-                )
-            self._pending.append(entry)
-            self._pending_rows += len(inputs)
-            batch_full = self._pending_rows >= self._batch_rows
-        if batch_full:
-            self._wake.set()
+        self._enqueue(entry, rows)
 
-    def flush(self) -> None:
-        """Write every queued row now, blocking until the file is in place.
-
-        Raises:
-            OSError: If the file cannot be written. The queued rows are lost.
-        """
-        self._write_pending(raise_errors=True)
-
-    def close(self) -> None:
-        """Stop the writer thread and write the remaining rows.
-
-        Calling it again does nothing.
-        """
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._wake.set()
-        self._thread.join()
-        self._write_pending(raise_errors=True)
-        atexit.unregister(self._atexit_hook)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._flush_interval)
-            self._wake.clear()
-            with self._lock:
-                closed = self._closed
-            self._write_pending(raise_errors=False)
-            if closed:
-                return
-
-    def _write_pending(self, *, raise_errors: bool) -> None:
-        # One lock around taking and writing keeps files in the order in
-        # which their rows were queued.
-        with self._write_lock:
-            with self._lock:
-                entries, self._pending = self._pending, []
-                self._pending_rows = 0
-            if not entries:
-                return
-            try:
-                self._write_file(entries)
-            except Exception:
-                rows = sum(len(entry.inputs) for entry in entries)
-                logger.exception(
-                    "failed to write %d prediction rows to %s; the rows are lost",
-                    rows,
-                    self.directory,
-                )
-                if raise_errors:
-                    raise
-
-    def _write_file(self, entries: list[_Entry]) -> None:
-        frame = _entries_frame(entries, self.model_uri, self.model_version)
-        table = pa.Table.from_pandas(_arrow_safe(frame), preserve_index=False)
-        path = self._next_path()
-        temporary = path.with_name(f".{path.name}.tmp")
-        try:
-            pq.write_table(table, temporary)
-            temporary.replace(path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        logger.debug("wrote %d prediction rows to %s", table.num_rows, path)
-        self._notify(path, table.num_rows)
-
-    def _next_path(self) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        # A clock that steps back must not reorder this logger's files.
-        stamp = max(stamp, self._last_stamp)
-        self._last_stamp = stamp
-        self._sequence += 1
-        name = f"predictions-{stamp}-{os.getpid()}-{self._sequence:06d}.parquet"
-        return self.directory / name
-
-    def _notify(self, path: Path, rows: int) -> None:
-        if self._on_flush is None:
-            return
-        try:
-            self._on_flush(path, rows)
-        except Exception:
-            logger.exception("on_flush callback failed for %s", path)
+    def _frame(self, entries: Sequence[_Entry]) -> pd.DataFrame:
+        frames = [
+            _entry_frame(entry, self.model_uri, self.model_version) for entry in entries
+        ]
+        return pd.concat(frames, ignore_index=True)
 
 
 def read_predictions(directory: str | Path) -> pd.DataFrame:
@@ -259,24 +156,20 @@ def read_predictions(directory: str | Path) -> pd.DataFrame:
         One frame with the rows of all files, or an empty frame with the
         :data:`METADATA_COLUMNS` when the folder has no files or is missing.
     """
-    paths = sorted(Path(directory).glob(_FILE_GLOB))
-    if not paths:
+    frames = read_parquet_folder(directory, FILE_PREFIX)
+    if not frames:
         return pd.DataFrame(columns=list(METADATA_COLUMNS))
-    frames = [pd.read_parquet(path) for path in paths]
     return pd.concat(frames, ignore_index=True)
 
 
-def _close_if_alive(reference: weakref.ref[PredictionLogger]) -> None:
-    prediction_logger = reference()
-    if prediction_logger is not None:
-        prediction_logger.close()
-
-
-def _check_positive(setting: str, value: float) -> None:
-    if value <= 0:
-        raise ConfigError(
-            f"{setting} must be positive, got {value!r}", setting=setting, value=value
+def _mapping_rows(inputs: Mapping[str, Any]) -> int:
+    lengths = {len(values) for values in inputs.values()}
+    if len(lengths) > 1:
+        raise DataError(
+            f"input columns have lengths {sorted(lengths)}; pass one value per "
+            "row in every column"
         )
+    return lengths.pop() if lengths else 0
 
 
 def _check_output_lengths(arrays: Mapping[str, np.ndarray], rows: int) -> None:
@@ -289,17 +182,16 @@ def _check_output_lengths(arrays: Mapping[str, np.ndarray], rows: int) -> None:
             )
 
 
-def _entries_frame(
-    entries: list[_Entry], model_uri: str, model_version: str | None
-) -> pd.DataFrame:
-    frames = [_entry_frame(entry, model_uri, model_version) for entry in entries]
-    return pd.concat(frames, ignore_index=True)
-
-
 def _entry_frame(
     entry: _Entry, model_uri: str, model_version: str | None
 ) -> pd.DataFrame:
-    rows = len(entry.inputs)
+    inputs = entry.inputs
+    if isinstance(inputs, pd.DataFrame):
+        rows = len(inputs)
+        input_columns = [(label, inputs[label].array) for label in inputs.columns]
+    else:
+        rows = _mapping_rows(inputs)
+        input_columns = list(inputs.items())
     columns: dict[str, Any] = {
         "request_id": [entry.request_id] * rows,
         "row": np.arange(rows, dtype=np.int64),
@@ -308,9 +200,9 @@ def _entry_frame(
         "model_version": [model_version] * rows,
         "latency_ms": np.full(rows, entry.latency_ms),
     }
-    for label in entry.inputs.columns:
+    for label, values in input_columns:
         name = _free_name(str(label), columns, "input_")
-        columns[name] = entry.inputs[label].array
+        columns[name] = values
     for label, values in entry.outputs.items():
         name = _free_name(label, columns, "output_")
         columns[name] = values.tolist() if values.ndim > 1 else values
@@ -319,21 +211,3 @@ def _entry_frame(
 
 def _free_name(name: str, taken: Mapping[str, Any], prefix: str) -> str:
     return f"{prefix}{name}" if name in taken else name
-
-
-def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Convert object columns that Arrow cannot type to text."""
-    # Extra columns are whatever clients sent, so one column can hold ints
-    # from one request and strings from another.
-    fixed = {}
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype != object:
-            continue
-        try:
-            pa.array(column, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            fixed[name] = column.map(str, na_action="ignore").astype(object)
-    if not fixed:
-        return frame
-    return frame.assign(**fixed)

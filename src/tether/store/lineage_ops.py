@@ -57,10 +57,18 @@ class LineageOps:
     def add_prediction_log(
         self, model_name: str, model_version: int | None, path: str, rows: int
     ) -> None:
-        """Index one prediction-log file written by a served model."""
+        """Index one prediction-log file written by a served model.
+
+        Indexing a path that is already indexed does nothing, so a writer
+        that retries after an error cannot list a file twice.
+        """
+        p = t.prediction_logs
         with self.engine.begin() as conn:
+            known = conn.execute(select(p.c.id).where(p.c.path == path)).first()
+            if known is not None:
+                return
             conn.execute(
-                insert(t.prediction_logs).values(
+                insert(p).values(
                     model_name=model_name,
                     model_version=model_version,
                     path=path,
