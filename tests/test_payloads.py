@@ -295,6 +295,25 @@ def test_csv_first_row_extra_field_rejected() -> None:
         parse_invocations(b"a,b\n1,2,3\n4,5\n", "text/csv")
 
 
+def test_csv_duplicate_header_rejected_like_json() -> None:
+    with pytest.raises(SchemaError, match="duplicate column 'a' in the CSV header"):
+        parse_invocations(b"a,a,b\n1,2,3\n", "text/csv")
+    document = {"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}}
+    with pytest.raises(SchemaError, match="duplicate column 'a'"):
+        parse_invocations(body(document), "application/json")
+
+
+def test_csv_short_row_rejected() -> None:
+    with pytest.raises(
+        SchemaError,
+        match=r"CSV row 3 \(the header is row 1\) has 1 fields but the header has 2",
+    ):
+        parse_invocations(b"a,b\n1,2\n3\n", "text/csv")
+    # An empty cell is a missing value, not a short row.
+    frame = parse_invocations(b"a,b\n1,2\n3,\n", "text/csv")
+    assert frame["b"].isna().tolist() == [False, True]
+
+
 def test_csv_trailing_comma_loses_nothing() -> None:
     # A delimiter at the end of every line adds an empty field, which pandas
     # drops; no value is lost, so the body is accepted.

@@ -435,6 +435,24 @@ def test_empty_csv_gives_422(client: TestClient) -> None:
     assert "CSV body has no data rows" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"dep_hour,dep_hour\n7,8\n", "duplicate column 'dep_hour'"),
+        (b"dep_hour,distance\n7,1400\n8\n", "CSV row 3 (the header is row 1)"),
+    ],
+)
+def test_bad_csv_shape_gives_400(
+    client: TestClient, content: bytes, message: str
+) -> None:
+    response = client.post(
+        "/invocations", content=content, headers={"Content-Type": "text/csv"}
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
 def test_nan_and_infinity_literals_give_400(client: TestClient, literal: bytes) -> None:
     body = b'{"records": [{"dep_hour": 7, "distance": ' + literal + b"}]}"

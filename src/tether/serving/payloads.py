@@ -14,6 +14,7 @@ read, and :class:`EmptyBatchError` for a body with no rows.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import warnings
@@ -315,6 +316,7 @@ def _columns_from_inputs(
 
 
 def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
+    _check_csv_shape(body)
     text_columns = _text_columns(signature)
     frame = _read_csv(body, dict.fromkeys(text_columns, "str"))
     if len(frame.index) == 0:
@@ -322,6 +324,42 @@ def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
             "CSV body has no data rows; send a header row and at least one row"
         )
     return _retype_like_json(body, frame, text_columns)
+
+
+def _check_csv_shape(body: bytes) -> None:
+    """Reject a header that names a column twice, and rows shorter than the header.
+
+    pandas would rename a second ``code`` to ``code.1`` and fill a short row
+    with nulls, where a JSON body with the same content is rejected.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # pandas reports the encoding error itself
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error:
+        return  # malformed quoting: pandas reports it with its own message
+    if not rows or not rows[0]:
+        return
+    header = rows[0]
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            raise SchemaError(
+                f"duplicate column {name!r} in the CSV header; send each column once",
+                column=name,
+            )
+        seen.add(name)
+    # A longer row is left to pandas, which rejects it unless every extra
+    # field comes from a delimiter at the end of the line.
+    for number, row in enumerate(rows[1:], start=2):
+        if row and len(row) < len(header):
+            raise SchemaError(
+                f"CSV row {number} (the header is row 1) has {len(row)} fields but "
+                f"the header has {len(header)}; send one value per column in every "
+                "row, empty for a missing value"
+            )
 
 
 def _text_columns(signature: Signature | None) -> set[str]:
