@@ -14,6 +14,7 @@ from tether.cli import (
     data_acquire,
     data_checks,
     data_sampling,
+    deploy,
     doctor,
     gc,
     lineage,
@@ -44,6 +45,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(deploy.app, name="deploy")
 app.command("agent")(schedule.agent_command)
 app.command("serve")(serve.serve_command)
 app.command("lineage")(lineage.lineage_command)

@@ -309,3 +309,57 @@ step_calls = Table(
     Column("key", JSON, nullable=False),
     Column("outputs", JSON(none_as_null=True), nullable=True),
 )
+
+# A deployment: a gateway on ``host:port`` and the model servers behind it,
+# run by one supervisor process. ``processes`` is the supervisor's last
+# report of its model servers, and ``revision`` the routing it applied.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("host", String(250), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("supervisor_pid", Integer, nullable=True),
+    Column("processes", JSON, nullable=False),
+    Column("revision", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Each routing a deployment was asked to serve (create, promote, rollback),
+# numbered from 1. The supervisor applies pending revisions in order and
+# marks each applied or failed.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("deployment_id", ID, ForeignKey("deployments.id"), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("action", String(20), nullable=False),
+    Column("routing", JSON, nullable=False),
+    Column("base_revision", Integer, nullable=True),
+    Column("run_tests", Boolean, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("actor", String(250), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+# One row per run of the application tests (smoke, contract, load) on one
+# model version of a deployment.
+deployment_tests = Table(
+    "deployment_tests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("deployment_id", ID, ForeignKey("deployments.id"), nullable=False),
+    Column("revision", Integer, nullable=True),
+    Column("model_uri", String(500), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("results", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_deployment_tests_deployment", "deployment_id", "created_at"),
+)

@@ -21,6 +21,7 @@ from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
 from tether.store.dataset_ops import DatasetOps
+from tether.store.deployment_ops import DeploymentOps
 from tether.store.engine import open_engine
 from tether.store.gc_ops import GcOps
 from tether.store.lineage_ops import LineageOps
@@ -52,6 +53,7 @@ class SqlStore(
     SearchOps,
     ScheduleOps,
     StepCallOps,
+    DeploymentOps,
     GcOps,
 ):
     """Runs, datasets, models and lineage in one SQL database.
