@@ -5,6 +5,11 @@ The Ray tests start a real local Ray cluster once for this module.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -14,9 +19,11 @@ import pytest
 
 import tether
 from pipeline_helpers import ModuleWriter, Recorder
+from tether.cli.main import main
 from tether.errors import PipelineError
 from tether.pipelines import InProcessExecutor, ProcessExecutor
 from tether.pipelines.executors import start_local_ray
+from tether.pipelines.explain import explain
 from tether.store import get_store
 
 EXECUTORS = ["inprocess", "processes", "ray"]
@@ -377,3 +384,267 @@ def test_unimportable_step_fails_as_step(
     step_run = get_store().get_run(str(recorder.by_step("die").run_id))
     assert step_run.status == "FAILED"
     assert "cannot import step" in str(step_run.error)
+
+
+KEYED = """
+import os
+
+import tether
+
+FEATURES = {"rate": 0.5, "names": ["a", "b"], "tags": {"x", "y", "z"}}
+PROCESS_ID = os.getpid()
+
+
+class Scaler:
+    factor = 3
+
+    def scale(self, value):
+        return value * self.factor
+
+
+@tether.step
+def mapping():
+    return {"zeta": 1, "alpha": 2}
+
+
+@tether.step
+def keys(mapping):
+    return list(mapping)
+
+
+@tether.step
+def scaled(value):
+    return Scaler().scale(value) * FEATURES["rate"]
+
+
+@tether.step
+def in_process(value):
+    # PROCESS_ID is set when the module is imported, so a worker process has
+    # another value than the driver.
+    return value if PROCESS_ID > 0 else None
+
+
+@tether.pipeline
+def keyed(value=2):
+    return keys(mapping()), scaled(value)
+
+
+@tether.pipeline
+def process_bound(value=2):
+    return in_process(value)
+"""
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "processes"])
+def test_dict_keeps_key_order(
+    tether_home: Path, write_module: ModuleWriter, executor: str
+) -> None:
+    module = write_module("keyed_pipeline", KEYED)
+    assert run_on(module, "keyed", executor) == (["zeta", "alpha"], 3.0)
+
+
+def test_same_key_on_every_local_executor(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("keyed_pipeline", KEYED)
+    keys: dict[str, dict[str, str | None]] = {}
+    for name in ("inprocess", "processes"):
+        recorder = Recorder()
+        module.keyed.run(executor=name, workers=2, force=True, reporter=recorder)
+        keys[name] = {
+            event.step: get_store().get_run(str(event.run_id)).cache_key
+            for event in recorder.events
+        }
+    assert set(keys["inprocess"]) == {"mapping", "keys", "scaled"}
+    assert all(key is not None for key in keys["inprocess"].values())
+    assert keys["processes"] == keys["inprocess"]
+
+
+def test_global_differing_in_worker_not_cached(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("keyed_pipeline", KEYED)
+    recorder = Recorder()
+    for _ in range(2):
+        assert (
+            module.process_bound.run(executor="processes", workers=1, reporter=recorder)
+            == 2
+        )
+    assert [event.status for event in recorder.events] == ["ran", "ran"]
+    step_run = get_store().get_run(str(recorder.events[-1].run_id))
+    assert step_run.status == "FINISHED"
+    assert step_run.cache_key is None
+    (explanation,) = explain(str(module.process_bound.last_run_id))
+    assert explanation.reasons[0] == (
+        "not cached: the value of global keyed_pipeline.PROCESS_ID in the worker "
+        "process differs from the driver's (a value made at import time, such as a "
+        "time or a random number, differs between processes)"
+    )
+
+
+DYING_AFTER_OTHERS = """
+import os
+import time
+from pathlib import Path
+
+import tether
+
+WAIT_SECONDS = 60
+
+
+@tether.step(cache=False)
+def arrive(folder, name):
+    # Each call waits for the other two, so that each of the three workers
+    # runs one step before `die` runs.
+    Path(folder, name).touch()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while len(list(Path(folder).iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return name
+
+
+@tether.step(cache=False)
+def die(first, second, third):
+    os._exit(3)
+
+
+@tether.pipeline
+def dying_after_others(folder):
+    return die(arrive(folder, "a"), arrive(folder, "b"), arrive(folder, "c"))
+"""
+
+
+def test_dead_worker_stops_others_quietly(
+    tether_home: Path,
+    write_module: ModuleWriter,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    write_module("dying_after_others_pipeline", DYING_AFTER_OTHERS)
+    folder = tmp_path / "arrivals"
+    folder.mkdir()
+    code = main(
+        [
+            "pipeline",
+            "run",
+            "dying_after_others_pipeline:dying_after_others",
+            "-p",
+            f"folder={folder}",
+            "--executor",
+            "processes",
+            "--workers",
+            "3",
+        ]
+    )
+    # The pool ends the other two workers with SIGTERM; they exit without a
+    # word, and the command prints its one-line error.
+    err = capfd.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "error: step 'die' failed: a worker process of the pool died while it ran "
+        "(killed, out of memory, or os._exit in this or another step running at the "
+        "same time), which stops every step then running; check the steps' memory "
+        "and logs"
+    ]
+    statuses = {run.name: run.status for run in get_store().list_runs()}
+    assert statuses == {
+        "dying_after_others": "FAILED",
+        "arrive": "FINISHED",
+        "arrive#2": "FINISHED",
+        "arrive#3": "FINISHED",
+        "die": "FAILED",
+    }
+
+
+HOLDING = """
+import os
+import time
+from pathlib import Path
+
+import tether
+
+WAIT_SECONDS = 120
+
+
+@tether.step(cache=False)
+def arrive(folder, name):
+    # Both workers run one call, and so have started, before `hold` runs.
+    Path(folder, name + ".pid").write_text(str(os.getpid()))
+    other = Path(folder, ("b" if name == "a" else "a") + ".pid")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not other.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return name
+
+
+@tether.step(cache=False)
+def hold(first, second, folder):
+    Path(folder, "holding").touch()
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return first
+
+
+@tether.pipeline
+def holding(folder):
+    return hold(arrive(folder, "a"), arrive(folder, "b"), folder)
+"""
+WAIT_SECONDS = 120
+
+
+def test_ctrl_c_stops_workers_quietly(tether_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "holding_pipeline.py").write_text(HOLDING)
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    # The command runs with Python's own SIGINT handler even when this test
+    # runs in a background job, which starts with SIGINT ignored.
+    command = [
+        sys.executable,
+        "-c",
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from tether.cli.main import run; run()",
+        "pipeline",
+        "run",
+        "holding_pipeline:holding",
+        "-p",
+        f"folder={folder}",
+        "--executor",
+        "processes",
+        "--workers",
+        "2",
+    ]
+    env = {**os.environ, "TETHER_HOME": str(tether_home)}
+
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (folder / "holding").exists() and process.poll() is None:
+            assert time.monotonic() < deadline, "the step `hold` never started"
+            time.sleep(0.05)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+
+        # Ctrl-C in a terminal sends SIGINT to the driver and to its workers:
+        # one runs `hold`, the other is idle.
+        workers = [int((folder / f"{name}.pid").read_text()) for name in "ab"]
+        for pid in [process.pid, *workers]:
+            os.kill(pid, signal.SIGINT)
+        _, err = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    runs = {run.name: run for run in get_store().list_runs()}
+    assert runs["holding"].status == "KILLED"
+    assert runs["hold"].status == "KILLED"
+    assert runs["arrive"].status == "FINISHED"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline_helpers import NUMBERS, ModuleWriter, Recorder
 from tether.cli.main import main
-from tether.errors import NotFoundError, PipelineError
+from tether.errors import ConfigError, NotFoundError, PipelineError
 from tether.pipelines.explain import explain
 from tether.pipelines.graph import StepGraph
 from tether.pipelines.resume import resume
@@ -103,6 +105,113 @@ def test_explain_names_changed_step_code(
     )
     # make's output is the same list, so total comes from cache.
     assert found["total"].outcome == "cached"
+
+
+def test_explain_names_int_to_float_param(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("explain_numbers", NUMBERS)
+    module.numbers(factor=1)
+    module.numbers(factor=1.0)
+    found = {e.step: e for e in explain(str(module.numbers.last_run_id))}
+    assert found["make"].outcome == "cached"
+    assert found["total"].outcome == "ran"
+    assert found["total"].reasons[0] == "param factor changed: 1 -> 1.0"
+    assert found["total"].changes == {"params": {"factor": [1, 1.0]}}
+
+
+SETTINGS = """
+EXTRA = ["c"]
+"""
+
+EXPLAIN_CONSTANTS = """
+import tether
+import explain_settings
+
+FEATURES = ["a", "b"]
+
+
+class Scaler:
+    factor = 2
+
+    def scale(self, value):
+        return value * self.factor
+
+
+@tether.step
+def pick(row):
+    return [row[name] for name in FEATURES + explain_settings.EXTRA]
+
+
+@tether.step
+def scaled(value):
+    return Scaler().scale(value)
+
+
+@tether.pipeline
+def constants(value=3):
+    return pick({"a": 1, "b": 2, "c": 3}), scaled(value)
+"""
+
+
+@pytest.mark.parametrize(
+    ("module_name", "old", "new", "step", "reason", "part", "name"),
+    [
+        (
+            "explain_constants",
+            'FEATURES = ["a", "b"]',
+            'FEATURES = ["a"]',
+            "pick",
+            "code: the value of global explain_constants.FEATURES changed",
+            "globals",
+            "explain_constants.FEATURES",
+        ),
+        (
+            "explain_settings",
+            'EXTRA = ["c"]',
+            "EXTRA = []",
+            "pick",
+            "code: the value of global explain_settings.EXTRA changed",
+            "globals",
+            "explain_settings.EXTRA",
+        ),
+        (
+            "explain_constants",
+            "factor = 2",
+            "factor = 3",
+            "scaled",
+            "code: the source of class explain_constants.Scaler changed",
+            "classes",
+            "explain_constants.Scaler",
+        ),
+    ],
+    ids=["constant", "constant-of-module", "class"],
+)
+def test_explain_names_changed_constant_or_class(
+    tether_home: Path,
+    write_module: ModuleWriter,
+    module_name: str,
+    old: str,
+    new: str,
+    step: str,
+    reason: str,
+    part: str,
+    name: str,
+) -> None:
+    sources = {"explain_settings": SETTINGS, "explain_constants": EXPLAIN_CONSTANTS}
+    write_module("explain_settings", SETTINGS)
+    write_module("explain_constants", EXPLAIN_CONSTANTS).constants()
+    assert sources[module_name].count(old) == 1
+    write_module(module_name, sources[module_name].replace(old, new))
+    pipeline = sys.modules["explain_constants"].constants
+    pipeline()
+    found = {e.step: e for e in explain(str(pipeline.last_run_id))}
+    other = "scaled" if step == "pick" else "pick"
+    assert found[other].outcome == "cached"
+    assert found[step].outcome == "ran"
+    assert found[step].reasons[0] == reason
+    assert list(found[step].changes) == [part]
+    assert list(found[step].changes[part]) == [name]
 
 
 def test_explain_forced_run(tether_home: Path, write_module: ModuleWriter) -> None:
@@ -240,6 +349,62 @@ def test_resume_cli(
     assert "no pipeline run with id or pipeline name" in capsys.readouterr().err
 
 
+EDITED = """
+from pathlib import Path
+
+import tether
+
+
+@tether.step
+def double(values):
+    return [value * 2 for value in values]
+
+
+@tether.step
+def train(values, folder):
+    if Path(folder, "broken").exists():
+        raise RuntimeError("the training data is broken")
+    return sum(values)
+
+
+@tether.pipeline
+def edited(folder):
+    return train(double([1, 2, 3]), folder)
+"""
+
+
+def test_resume_runs_step_whose_code_changed(
+    tether_home: Path, write_module: ModuleWriter, tmp_path: Path
+) -> None:
+    module = write_module("edited_pipeline", EDITED)
+    (tmp_path / "broken").touch()
+    with pytest.raises(RuntimeError, match="broken"):
+        module.edited(str(tmp_path))
+    failed = str(module.edited.last_run_id)
+    (tmp_path / "broken").unlink()
+    write_module("edited_pipeline", EDITED.replace("value * 2", "value * 3"))
+    recorder = Recorder()
+    assert resume(failed, reporter=recorder) == 18
+    assert recorder.statuses() == {"double": "ran", "train": "ran"}
+
+
+def test_resume_names_python_call(
+    tether_home: Path, write_module: ModuleWriter, tmp_path: Path
+) -> None:
+    module = write_module("resumable_pipeline", RESUMABLE)
+    with pytest.raises(TypeError):
+        module.resumable((str(tmp_path),))
+    failed = str(module.resumable.last_run_id)
+    with pytest.raises(PipelineError) as raised:
+        resume(failed)
+    assert str(raised.value) == (
+        f"pipeline run {failed} had arguments that are neither JSON nor paths "
+        "(folder), so they were not recorded; resume it from Python with the same "
+        "arguments: from resumable_pipeline import resumable; "
+        f"resumable.run(..., resume={failed!r})"
+    )
+
+
 BAD = """
 import tether
 
@@ -280,6 +445,20 @@ def branch_on_output():
 @tether.pipeline
 def missing_argument():
     return use()
+
+
+@tether.pipeline
+def cyclic():
+    first = use(1)
+    second = use(first)
+    # A graph cannot get a cycle from data flow; this edits one in by hand.
+    first.node.arguments["value"] = second
+    return second
+
+
+@tether.pipeline
+def needs_value(value):
+    return use(value)
 """
 
 
@@ -320,6 +499,53 @@ def test_bad_pipeline_fails_before_steps(
         pipeline()
     record = get_store().get_run(str(pipeline.last_run_id))
     assert record.status == "FAILED"
+    assert get_store().list_runs(parent_id=record.id) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        (
+            "needs_value",
+            {},
+            "PipelineError: pipeline 'needs_value' was called with invalid arguments: "
+            "missing a required argument: 'value'",
+        ),
+        (
+            "needs_value",
+            {"value": 1, "bogus": 2},
+            "PipelineError: pipeline 'needs_value' was called with invalid arguments: "
+            "got an unexpected keyword argument 'bogus'",
+        ),
+        (
+            "cyclic",
+            {},
+            "PipelineError: the pipeline's steps form a cycle: use -> use#2 -> use; a "
+            "step cannot depend on its own output",
+        ),
+        (
+            "needs_value",
+            {"value": 1, "executor": "dask"},
+            "ConfigError: unknown executor 'dask'; use one of inprocess, processes, ray",
+        ),
+    ],
+    ids=["missing-parameter", "unknown-parameter", "cycle", "unknown-executor"],
+)
+def test_error_before_steps_fails_run(
+    tether_home: Path,
+    write_module: ModuleWriter,
+    name: str,
+    arguments: dict[str, Any],
+    message: str,
+) -> None:
+    pipeline = getattr(write_module("bad_pipeline", BAD), name)
+    with pytest.raises((PipelineError, ConfigError)) as raised:
+        pipeline.run(**arguments)
+    assert f"{type(raised.value).__name__}: {raised.value}" == message
+    record = get_store().get_run(str(pipeline.last_run_id))
+    assert record.kind == "pipeline"
+    assert record.status == "FAILED"
+    assert record.error == message
     assert get_store().list_runs(parent_id=record.id) == []
 
 

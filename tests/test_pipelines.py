@@ -6,6 +6,7 @@ cache key reads real source code, as it does in a user's project.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -132,6 +133,181 @@ def test_edited_module_helper_invalidates_step(
     write_module("qualified_helpers", HELPERS.replace("value * 2", "value * 100"))
     assert module.qualified.run(reporter=recorder) == 300
     assert recorder.statuses() == {"make": "cached", "total": "ran"}
+
+
+CONSTANTS = """
+import tether
+
+FEATURES = ["a", "b"]
+
+
+class Scaler:
+    factor = 2
+
+    def scale(self, value):
+        return value * self.factor + offset()
+
+
+def offset():
+    return 0
+
+
+@tether.step
+def pick(row):
+    return [row[name] for name in FEATURES]
+
+
+@tether.step
+def scaled(value):
+    return Scaler().scale(value)
+
+
+@tether.pipeline
+def constants(value=3):
+    return pick({"a": 1, "b": 2, "c": 3}), scaled(value)
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "step", "result"),
+    [
+        ('FEATURES = ["a", "b"]', 'FEATURES = ["a", "c"]', "pick", ([1, 3], 6)),
+        ("factor = 2", "factor = 3", "scaled", ([1, 2], 9)),
+        ("value * self.factor", "value * self.factor + 1", "scaled", ([1, 2], 7)),
+        ("return 0", "return 10", "scaled", ([1, 2], 16)),
+    ],
+    ids=["module-constant", "class-attribute", "method", "function-of-method"],
+)
+def test_edited_constant_or_class_invalidates_step(
+    tether_home: Path,
+    write_module: ModuleWriter,
+    old: str,
+    new: str,
+    step: str,
+    result: tuple[list[int], int],
+) -> None:
+    module = write_module("constants_pipeline", CONSTANTS)
+    recorder = Recorder()
+    assert module.constants.run(reporter=recorder) == ([1, 2], 6)
+    recorder.take()
+    assert CONSTANTS.count(old) == 1
+    edited = write_module("constants_pipeline", CONSTANTS.replace(old, new))
+    assert edited.constants.run(reporter=recorder) == result
+    other = "scaled" if step == "pick" else "pick"
+    assert recorder.statuses() == {step: "ran", other: "cached"}
+
+
+CONFIG = """
+FEATURES = ["a", "b"]
+"""
+
+CONFIGURED = """
+import tether
+import configured_settings
+
+
+@tether.step
+def pick(row):
+    return [row[name] for name in configured_settings.FEATURES]
+
+
+@tether.pipeline
+def configured():
+    return pick({"a": 1, "b": 2, "c": 3})
+"""
+
+
+def test_edited_constant_of_module_invalidates_step(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    write_module("configured_settings", CONFIG)
+    module = write_module("configured_pipeline", CONFIGURED)
+    recorder = Recorder()
+    assert module.configured.run(reporter=recorder) == [1, 2]
+    recorder.take()
+    write_module("configured_settings", CONFIG.replace('"b"', '"c"'))
+    assert module.configured.run(reporter=recorder) == [1, 3]
+    assert recorder.statuses() == {"pick": "ran"}
+
+
+UNSTABLE = """
+import tether
+
+
+class Rule:
+    __slots__ = ("limit",)
+
+    def __init__(self, limit):
+        self.limit = limit
+
+
+RULE = Rule(2)
+
+
+@tether.step
+def count(values):
+    return sum(1 for value in values if value > RULE.limit)
+
+
+@tether.pipeline
+def unstable():
+    return count([1, 2, 3, 4])
+"""
+
+
+def test_unstable_global_not_cached(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("unstable_pipeline", UNSTABLE)
+    recorder = Recorder()
+    message = (
+        "step 'count' is not cached: global unstable_pipeline.RULE of type Rule has "
+        "no stable description (its repr contains a memory address)"
+    )
+    for _ in range(2):
+        with pytest.warns(CacheWarning, match=re.escape(message)):
+            assert module.unstable.run(reporter=recorder) == 2
+    assert [event.status for event in recorder.events] == ["ran", "ran"]
+    for event in recorder.events:
+        assert get_store().get_run(str(event.run_id)).cache_key is None
+
+
+KEY_ORDER = """
+import tether
+
+
+@tether.step
+def keys(mapping):
+    return list(mapping)
+
+
+@tether.pipeline
+def key_order(mapping):
+    return keys(mapping)
+"""
+
+
+def test_dict_param_order_enters_key(
+    tether_home: Path, write_module: ModuleWriter
+) -> None:
+    module = write_module("key_order_pipeline", KEY_ORDER)
+    recorder = Recorder()
+    assert module.key_order.run({"zeta": 1, "alpha": 2}, reporter=recorder) == [
+        "zeta",
+        "alpha",
+    ]
+    recorder.take()
+    assert module.key_order.run({"alpha": 2, "zeta": 1}, reporter=recorder) == [
+        "alpha",
+        "zeta",
+    ]
+    assert recorder.statuses() == {"keys": "ran"}
+    recorder.take()
+    assert module.key_order.run({"zeta": 1, "alpha": 2}, reporter=recorder) == [
+        "zeta",
+        "alpha",
+    ]
+    assert recorder.statuses() == {"keys": "cached"}
 
 
 EXCLUDED = """
@@ -489,3 +665,144 @@ def test_interrupt_marks_runs_killed(tether_home: Path) -> None:
     assert pipeline_run.status == "KILLED"
     assert step_run.status == "KILLED"
     assert step_run.error == "interrupted"
+
+
+NUMPY_SCALARS = """
+import numpy as np
+
+import tether
+
+
+@tether.step
+def summarize(n):
+    return {
+        "count": np.int64(n),
+        "ok": np.bool_(n > 1),
+        "half": np.float32(0.5),
+        "mean": np.float64(0.25),
+    }
+
+
+@tether.step
+def echo(summary):
+    return summary
+
+
+@tether.pipeline
+def numpy_scalars(n=3):
+    return echo(summarize(n))
+"""
+
+
+def test_numpy_scalars_are_json(tether_home: Path, write_module: ModuleWriter) -> None:
+    import numpy as np
+
+    module = write_module("numpy_scalars_pipeline", NUMPY_SCALARS)
+    recorder = Recorder()
+    module.numpy_scalars.run(np.int64(3), reporter=recorder)
+    summarize_run = get_store().get_run(str(recorder.by_step("summarize").run_id))
+    assert summarize_run.params == {"n": "3"}
+    recorder.take()
+    # The cached outputs come back from the store, as JSON numbers.
+    stored = module.numpy_scalars.run(3, reporter=recorder)
+    assert recorder.statuses() == {"summarize": "cached", "echo": "cached"}
+    assert stored == {"count": 3, "ok": True, "half": 0.5, "mean": 0.25}
+    assert [type(value) for value in stored.values()] == [int, bool, float, float]
+
+
+UNSTORABLE = """
+import tether
+
+
+@tether.step
+def pairs():
+    return {"name": "x", "pair": (1, 2)}
+
+
+@tether.step
+def keyed():
+    return [{"counts": {1: 2}}]
+
+
+@tether.pipeline
+def unstorable_pair():
+    return pairs()
+
+
+@tether.pipeline
+def unstorable_key():
+    return keyed()
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "unstorable_pair",
+            "step 'pairs' returned a value that cannot be stored (output 0[\"pair\"]: "
+            'tuple): values of type dict cannot be stored as JSON: the value at ["pair"] '
+            "has type tuple; use a list",
+        ),
+        (
+            "unstorable_key",
+            "step 'keyed' returned a value that cannot be stored (output 0[0][\"counts\"]"
+            "[1]: int key): values of type list cannot be stored as JSON: the key at "
+            '[0]["counts"][1] has type int; use text keys',
+        ),
+    ],
+)
+def test_unstorable_part_is_named(
+    tether_home: Path, write_module: ModuleWriter, name: str, message: str
+) -> None:
+    module = write_module("unstorable_parts_pipeline", UNSTORABLE)
+    with pytest.raises(tether.errors.PipelineError) as raised:
+        getattr(module, name)()
+    assert str(raised.value).startswith(message)
+
+
+def _measure(values: list[int]) -> int:
+    return len(values)
+
+
+@pytest.mark.parametrize(
+    ("memory", "expected"),
+    [
+        (2 * 1024**3, 2 * 1024**3),
+        ("1GB", 1_000_000_000),
+        ("512MiB", 512 * 1024**2),
+        ("1.5 GiB", 3 * 1024**3 // 2),
+        ("4096", 4096),
+    ],
+)
+def test_step_memory_in_bytes_or_units(memory: int | str, expected: int) -> None:
+    step = tether.step(memory=memory)(_measure)
+    assert step.spec.resources.memory == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "setting", "message"),
+    [
+        ({"memory": "1 lot"}, "memory", "invalid memory '1 lot'; use a whole number"),
+        ({"memory": 1.5}, "memory", "invalid memory 1.5; use a whole number of bytes"),
+        ({"memory": 0}, "memory", "invalid memory 0; use a whole number of bytes"),
+        ({"cpus": "2"}, "cpus", "invalid cpus '2'; use a number of CPU cores"),
+        ({"cpus": 0}, "cpus", "invalid cpus 0; use a number of CPU cores above 0"),
+        ({"gpus": "1"}, "gpus", "invalid gpus '1'; use a number of GPUs"),
+    ],
+    ids=[
+        "memory-unit",
+        "memory-float",
+        "memory-zero",
+        "cpus-text",
+        "cpus-zero",
+        "gpus",
+    ],
+)
+def test_invalid_step_resources(
+    options: dict[str, Any], setting: str, message: str
+) -> None:
+    with pytest.raises(tether.errors.ConfigError) as raised:
+        tether.step(**options)(_measure)
+    assert raised.value.setting == setting
+    assert str(raised.value).startswith(message)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,7 +24,13 @@ app = typer.Typer(
 FORMATS = ["text", "json"]
 EXECUTOR_HELP = (
     "Where steps run: inprocess (threads of this process), processes (local "
-    "worker processes) or ray. Default: TETHER_EXECUTOR, else inprocess."
+    "worker processes) or ray. Default: ray with --ray-address, else "
+    "TETHER_EXECUTOR, else inprocess."
+)
+RAY_ADDRESS_HELP = (
+    "Ray cluster address (HOST:6379, ray://HOST:10001 or auto); it implies "
+    "--executor ray and is an error with another executor. Default: "
+    "TETHER_RAY_ADDRESS, else a new local cluster."
 )
 
 
@@ -44,20 +53,19 @@ def run_command(
     address: str | None = typer.Option(
         None,
         "--ray-address",
-        help="Ray cluster address (auto, ray://HOST:10001). Default: "
-        "TETHER_RAY_ADDRESS, else a new local cluster.",
+        help=RAY_ADDRESS_HELP,
     ),
     force: bool = typer.Option(
         False, "--force", help="Run every step, even if cached."
     ),
 ) -> None:
     """Run a pipeline with a live view of its steps."""
-    from tether.pipelines.executors import EXECUTOR_ENV
+    from tether.pipelines.executors import executor_name
     from tether.pipelines.progress import LiveView
 
     pipeline = load_pipeline(target)
     arguments = coerce_paths(pipeline, parse_params(param))
-    chosen = executor or os.environ.get(EXECUTOR_ENV) or "inprocess"
+    chosen = executor_name(executor, address)
     try:
         with LiveView(
             console, title=f"{pipeline.name} on the {chosen} executor"
@@ -112,14 +120,28 @@ def resume_command(
     A finished step is reused when its cache key is unchanged, and a step with
     cache=False is reused as it is. The first failed step and all after it run.
     """
+    from tether.ids import new_id
     from tether.pipelines.progress import LiveView
     from tether.pipelines.resume import resume
 
+    new_run_id = new_id()
     try:
         with LiveView(console, title=f"resuming {run}") as view:
-            resume(run, reporter=view, executor=executor, workers=workers)
+            value = resume(
+                run,
+                reporter=view,
+                executor=executor,
+                workers=workers,
+                new_run_id=new_run_id,
+            )
     except Exception as exc:
         raise step_failure(exc) from None
+    console.print(
+        f"pipeline run [bold]{new_run_id}[/] finished; it resumed {escape(run)}",
+        highlight=False,
+    )
+    if value is not None:
+        console.print(escape(_short_repr(value)))
 
 
 @app.command("sweep")
@@ -158,7 +180,9 @@ def sweep_command(
         None, "--workers", min=1, help="Threads or processes for steps."
     ),
     address: str | None = typer.Option(
-        None, "--ray-address", help="Ray cluster address."
+        None,
+        "--ray-address",
+        help=RAY_ADDRESS_HELP,
     ),
     output: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
@@ -174,20 +198,24 @@ def sweep_command(
     if random_space and trials is None:
         raise typer.BadParameter("--random needs --trials, the number of draws")
     pipeline = load_pipeline(target)
-    result = sweep(
-        pipeline,
-        metric=metric,
-        mode=mode,  # type: ignore[arg-type]
-        grid=parse_grid(grid) if grid else None,
-        space=parse_space(random_space) if random_space else None,
-        trials=trials,
-        fixed=parse_params(param),
-        seed=seed,
-        parallel=parallel,
-        executor=executor,
-        workers=workers,
-        address=address,
-    )
+    # With --format json, stdout carries the JSON alone, so what the steps
+    # print goes to stderr.
+    quiet = stdout_to_stderr() if output == "json" else contextlib.nullcontext()
+    with quiet:
+        result = sweep(
+            pipeline,
+            metric=metric,
+            mode=mode,  # type: ignore[arg-type]
+            grid=parse_grid(grid) if grid else None,
+            space=parse_space(random_space) if random_space else None,
+            trials=trials,
+            fixed=parse_params(param),
+            seed=seed,
+            parallel=parallel,
+            executor=executor,
+            workers=workers,
+            address=address,
+        )
     if output == "json":
         print_json(
             {"run_id": result.run_id, "best": result.best, "trials": result.trials}
@@ -212,6 +240,26 @@ def sweep_command(
         f"best: trial {best['trial']} (run {best['run_id']}), "
         f"{escape(metric)} = {best[metric]}"
     )
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what this process and the processes it starts write to stdout to stderr.
+
+    Both ``sys.stdout`` and file descriptor 1 are redirected, so output of
+    worker processes started meanwhile, which inherit the descriptor, goes
+    to stderr too.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def step_failure(exc: Exception) -> Exception:

@@ -1,11 +1,12 @@
 """Cache keys of step calls, and finding the outputs of an identical earlier call.
 
-A key covers the step's code (see :mod:`tether.pipelines.code`), its params,
-the digests of its inputs and the versions of Python, Tether and the packages
-the step declares. It is never partial: an input that cannot be hashed
-disables the cache for that call. The key's parts are stored with every step
-run in the store's step-call record, which is what ``tether pipeline explain``
-compares.
+A key covers the step's code, the project classes and the module-level values
+it uses (see :mod:`tether.pipelines.code`), its params, the digests of its
+inputs and the versions of Python, Tether and the packages the step declares.
+It is never partial: an input that cannot be hashed, or a module-level value
+without a stable description, disables the cache for that call. The key's
+parts are stored with every step run in the store's step-call record, which is
+what ``tether pipeline explain`` compares.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from typing import Any
 
 from tether.artifacts import get_objects
 from tether.artifacts.digest import digest_bytes
-from tether.artifacts.materializers import NotMaterializableError, is_json
+from tether.artifacts.materializers import (
+    NotMaterializableError,
+    is_json,
+    json_text,
+    plain_json,
+)
 from tether.pipelines.code import code_digests
 from tether.pipelines.context import Origin
 from tether.pipelines.step_spec import StepSpec
@@ -33,9 +39,10 @@ class CacheKey:
     """The digest of a step call and the parts it was built from.
 
     Attributes:
-        digest: BLAKE3 digest of the canonical JSON of ``components``.
-        components: ``code`` (digest per function), ``params``, ``inputs``
-            (digest per argument) and ``versions``.
+        digest: BLAKE3 digest of :func:`key_text` of ``components``.
+        components: ``code`` (digest per function), ``classes`` (digest per
+            class), ``globals`` (digest per module-level value), ``params``,
+            ``inputs`` (digest per argument) and ``versions``.
         problem: Why the call cannot be cached, or "" when it can.
     """
 
@@ -54,13 +61,15 @@ class CachedOutputs:
     """The stored outputs of a finished step run that a call can reuse.
 
     ``described`` is the step-call record of the outputs, copied to the run
-    that reuses them.
+    that reuses them. ``key`` is the digest of the key of the call that
+    recorded them, when known.
     """
 
     run_id: str
     items: list[Origin] = field(default_factory=list)
     is_tuple: bool = False
     described: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
 
 
 def build_key(
@@ -83,23 +92,41 @@ def build_key(
         if name in inputs:
             digests[name] = inputs[name].digest
         elif is_json(value):
-            params[name] = value
+            params[name] = plain_json(value)
         else:
             try:
                 digests[name] = digest_of(value)
-            except NotMaterializableError:
+            except NotMaterializableError as exc:
+                part = f" ({exc.part.describe()})" if exc.part else ""
                 problem = (
-                    f"argument {name!r} of type {type(value).__qualname__} cannot be "
-                    "hashed"
+                    f"argument {name!r} of type {type(value).__qualname__}{part} "
+                    "cannot be hashed"
                 )
+    code = code_digests(spec.function)
     components = {
-        "code": code_digests(spec.function),
+        **code.components(),
         "params": params,
         "inputs": digests,
         "versions": versions(spec.packages),
     }
-    digest = digest_bytes(json.dumps(components, sort_keys=True, default=str).encode())
-    return CacheKey(digest, components, problem)
+    digest = digest_bytes(key_text(components).encode())
+    return CacheKey(digest, components, problem or code.problem)
+
+
+def key_text(components: dict[str, Any]) -> str:
+    """Return the text a key's digest is computed from.
+
+    Each param enters as its JSON text (:func:`param_text`), which keeps the
+    order of dict keys and distinguishes ``1`` from ``1.0`` and ``True``. The
+    rest is JSON with sorted keys.
+    """
+    params = {name: param_text(value) for name, value in components["params"].items()}
+    return json.dumps({**components, "params": params}, sort_keys=True, default=str)
+
+
+def param_text(value: Any) -> str:
+    """Return the JSON text by which a param enters a cache key."""
+    return json_text(value)
 
 
 def versions(packages: tuple[str, ...]) -> dict[str, str]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from types import FrameType
 from typing import Any
 
 from tether.errors import ConfigError, PipelineError
@@ -96,7 +98,9 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int | None = None) -> None:
         self.workers = _workers(workers)
         self._pool = ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn")
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_pool_worker,
         )
         # The pool starts a worker only when a task finds none idle, and a
         # worker takes seconds to import the worker module. Starting them all
@@ -105,7 +109,7 @@ class ProcessExecutor(Executor):
             self._pool.submit(_warm_up)
 
     def submit(self, task: StepTask, resources: Resources) -> Future[StepResult]:
-        return self._pool.submit(execute, task)
+        return self._pool.submit(_execute_in_pool_worker, task)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -263,6 +267,43 @@ def _warm_up() -> None:
     """Do nothing: submitted once per worker so the pool starts them all."""
 
 
+_running_step = False
+"""Whether this pool worker process is running a step now."""
+
+
+def _init_pool_worker() -> None:
+    """Set how a pool worker process handles SIGTERM and SIGINT, before any task.
+
+    The pool ends its workers with SIGTERM when it breaks because a worker
+    died, so SIGTERM keeps its default action: the worker exits at once,
+    without a traceback, and the driver records its step run as failed.
+    Ctrl-C sends SIGINT to the driver and to its workers. A worker that runs
+    a step raises KeyboardInterrupt in it, so the step run is KILLED as in the
+    driver. An idle worker ignores the signal and exits when the driver shuts
+    the pool down. A worker of a driver that ignores SIGINT, such as a
+    background job, inherits that and keeps ignoring it.
+    """
+    from tether.tracking.signals import keep_default_sigterm
+
+    keep_default_sigterm()
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _interrupt_running_step)
+
+
+def _interrupt_running_step(signum: int, frame: FrameType | None) -> None:
+    if _running_step:
+        raise KeyboardInterrupt
+
+
+def _execute_in_pool_worker(task: StepTask) -> StepResult:
+    global _running_step
+    _running_step = True
+    try:
+        return execute(task)
+    finally:
+        _running_step = False
+
+
 def make_executor(
     executor: str | Executor | None = None,
     *,
@@ -275,11 +316,16 @@ def make_executor(
         executor: ``"inprocess"``, ``"processes"``, ``"ray"``, or an executor.
         workers: Threads or processes of the local executors; default: CPU count.
         address: Ray cluster address; default ``TETHER_RAY_ADDRESS``, else a
-            new local cluster.
+            new local cluster. An address without ``executor`` chooses
+            ``"ray"``.
+
+    Raises:
+        ConfigError: the executor is unknown, or ``address`` is given with
+            another executor than ``"ray"``.
     """
     if isinstance(executor, Executor):
         return executor
-    name = executor or os.environ.get(EXECUTOR_ENV) or "inprocess"
+    name = executor_name(executor, address)
     if name == "inprocess":
         return InProcessExecutor(workers)
     if name == "processes":
@@ -291,6 +337,26 @@ def make_executor(
         setting=EXECUTOR_ENV,
         value=name,
     )
+
+
+def executor_name(executor: str | None, address: str | None = None) -> str:
+    """Return the name of the executor that ``executor`` and ``address`` choose.
+
+    An address means Ray: without ``executor`` it chooses ``"ray"`` (over
+    ``TETHER_EXECUTOR``), and with another executor it is an error, because
+    that executor would ignore it.
+    """
+    if address is not None and executor is None:
+        return "ray"
+    name = executor or os.environ.get(EXECUTOR_ENV) or "inprocess"
+    if address is not None and name != "ray":
+        raise ConfigError(
+            f"a Ray address ({address}) was given with the {name} executor, which "
+            "does not use it; choose the ray executor or leave the address out",
+            setting="address",
+            value=address,
+        )
+    return name
 
 
 def _workers(workers: int | None) -> int:

@@ -2,7 +2,8 @@
 
 A step that ran is compared with the previous call of the same step (same
 label, in an earlier run of the same pipeline): the cache key's parts tell
-which function's source, which param, which input or which version changed.
+which function's or class's source, which module-level value, which param,
+which input or which version changed.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tether.errors import NotFoundError
+from tether.pipelines.cache import param_text
 from tether.pipelines.history import find_pipeline_run, key_info, step_runs
 from tether.store import get_store
 from tether.store.records import RunRecord
@@ -31,7 +33,8 @@ class StepExplanation:
         compared_with: The earlier step run whose key was compared, if any.
         cached_from: For a cached step, the run that made the outputs.
         changes: The key parts that differ from ``compared_with``, by part
-            (``code``, ``params``, ``inputs``, ``versions``) and name.
+            (``code``, ``classes``, ``globals``, ``params``, ``inputs``,
+            ``versions``) and name.
     """
 
     step: str
@@ -146,31 +149,40 @@ def _previous_call(pipeline: RunRecord, run: RunRecord) -> RunRecord | None:
     return None
 
 
+KEY_PARTS = ("code", "classes", "globals", "params", "inputs", "versions")
+CODE_KINDS = {"code": "function", "classes": "class", "globals": "global"}
+
+
 def _changes(
     before: dict[str, Any], now: dict[str, Any]
 ) -> dict[str, dict[str, list[Any]]]:
     changes: dict[str, dict[str, list[Any]]] = {}
-    for part in ("code", "params", "inputs", "versions"):
+    for part in KEY_PARTS:
         old, new = before.get(part) or {}, now.get(part) or {}
         differing = {
             name: [old.get(name), new.get(name)]
             for name in sorted(set(old) | set(new))
-            if old.get(name) != new.get(name)
+            if _differs(part, name, old, new)
         }
         if differing:
             changes[part] = differing
     return changes
 
 
+def _differs(part: str, name: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Compare one entry of a key part as the key does: params by their JSON text."""
+    if (name in old) != (name in new):
+        return True
+    if part == "params":
+        return param_text(old[name]) != param_text(new[name])
+    return bool(old[name] != new[name])
+
+
 def _describe(changes: dict[str, dict[str, list[Any]]], previous: str) -> list[str]:
     reasons = []
-    for name, (old, new) in changes.get("code", {}).items():
-        if old is None:
-            reasons.append(f"code: the step now calls function {name}")
-        elif new is None:
-            reasons.append(f"code: the step no longer calls function {name}")
-        else:
-            reasons.append(f"code: the source of function {name} changed")
+    for part, kind in CODE_KINDS.items():
+        for name, (old, new) in changes.get(part, {}).items():
+            reasons.append(_code_change(kind, name, old, new))
     for name, (old, new) in changes.get("params", {}).items():
         reasons.append(f"param {name} changed: {_text(old)} -> {_text(new)}")
     for name, (old, new) in changes.get("inputs", {}).items():
@@ -183,6 +195,17 @@ def _describe(changes: dict[str, dict[str, list[Any]]], previous: str) -> list[s
     if reasons:
         reasons.append(f"(compared with run {previous}, the previous call)")
     return reasons
+
+
+def _code_change(kind: str, name: str, old: Any, new: Any) -> str:
+    uses = "calls" if kind == "function" else "uses"
+    if old is None:
+        return f"code: the step now {uses} {kind} {name}"
+    if new is None:
+        return f"code: the step no longer {uses} {kind} {name}"
+    if kind == "global":
+        return f"code: the value of global {name} changed"
+    return f"code: the source of {kind} {name} changed"
 
 
 def _short(digest: Any) -> str:

@@ -72,6 +72,7 @@ def finished_steps(run_id: str) -> dict[str, CachedOutputs]:
         if call is None or call.outputs is None:
             continue
         cached = cached_outputs(step.cached_from or step.id, call.outputs)
+        cached.key = (call.key or {}).get("digest")
         if all(objects.exists(item.digest) for item in cached.items):
             found[step.name] = cached
     return found

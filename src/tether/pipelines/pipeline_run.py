@@ -12,9 +12,10 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from tether.artifacts.materializers import is_json
+from tether.artifacts.materializers import is_json, json_text, plain_json
 from tether.config import resolve
 from tether.errors import PipelineError
 from tether.pipelines import context as ctx
@@ -144,23 +145,17 @@ class Pipeline(Generic[P, R]):
                 "is being built; call its steps directly instead"
             )
         try:
-            bound = inspect.signature(self.function).bind(*args, **kwargs)
-        except TypeError as exc:
-            raise PipelineError(
-                f"pipeline {self.name!r} was called with invalid arguments: {exc}"
-            ) from None
-        bound.apply_defaults()
-        reuse = _finished_steps(resume) if resume else {}
-        runner = make_executor(executor, workers=workers, address=address)
-        run = start_run(
-            experiment=self.experiment,
-            name=self.name,
-            kind="pipeline",
-            nested=False,
-            parent_id=parent_run_id,
-            run_id=run_id,
-        )
-        self.last_run_id = run.id
+            bound = self._bind(args, kwargs)
+            reuse = _finished_steps(resume) if resume else {}
+            # Before the run starts, so that the run's captured output does not
+            # take in what Ray prints while it starts a cluster.
+            runner = make_executor(executor, workers=workers, address=address)
+        except Exception as exc:
+            # Invalid arguments and an executor that cannot start still leave
+            # a FAILED run with the error.
+            self._start(parent_run_id, run_id).end(FAILED, error=_error_text(exc))
+            raise
+        run = self._start(parent_run_id, run_id)
         try:
             try:
                 value = self._execute(run, bound, runner, reporter, force, reuse)
@@ -177,6 +172,30 @@ class Pipeline(Generic[P, R]):
         run.end(FINISHED)
         return value  # type: ignore[no-any-return]
 
+    def _start(self, parent_run_id: str | None, run_id: str | None) -> Run:
+        run = start_run(
+            experiment=self.experiment,
+            name=self.name,
+            kind="pipeline",
+            nested=False,
+            parent_id=parent_run_id,
+            run_id=run_id,
+        )
+        self.last_run_id = run.id
+        return run
+
+    def _bind(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> inspect.BoundArguments:
+        try:
+            bound = inspect.signature(self.function).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise PipelineError(
+                f"pipeline {self.name!r} was called with invalid arguments: {exc}"
+            ) from None
+        bound.apply_defaults()
+        return bound
+
     def _execute(
         self,
         run: Run,
@@ -186,12 +205,9 @@ class Pipeline(Generic[P, R]):
         force: bool,
         reuse: dict[str, CachedOutputs],
     ) -> Any:
+        recorded, _, _ = recorded_arguments(bound.arguments)
         run.log_params(
-            {
-                k: v if isinstance(v, str) else json.dumps(v)
-                for k, v in bound.arguments.items()
-                if is_json(v)
-            }
+            {k: v if isinstance(v, str) else json_text(v) for k, v in recorded.items()}
         )
         graph = StepGraph()
         ctx.set_build(ctx.BuildContext(graph))
@@ -200,7 +216,10 @@ class Pipeline(Generic[P, R]):
         finally:
             ctx.set_build(None)
         graph.order()
-        run.log_dict(self._record(bound, executor, graph, force), PIPELINE_FILE)
+        # Not log_dict, which sorts keys: a dict argument keeps its key order,
+        # which a resumed run passes on and the steps' cache keys depend on.
+        record = json.dumps(self._record(bound, executor, graph, force), indent=2)
+        run.log_bytes(record.encode(), PIPELINE_FILE, media_type="application/json")
         settings = resolve()
         state = PipelineState(
             run_id=run.id,
@@ -225,14 +244,13 @@ class Pipeline(Generic[P, R]):
         graph: StepGraph,
         force: bool,
     ) -> dict[str, Any]:
-        arguments = dict(bound.arguments)
+        recorded, paths, unrecorded = recorded_arguments(bound.arguments)
         return {
             "pipeline": self.name,
             "reference": self.reference,
-            "arguments": {k: v for k, v in arguments.items() if is_json(v)},
-            "unrecorded_arguments": sorted(
-                k for k, v in arguments.items() if not is_json(v)
-            ),
+            "arguments": recorded,
+            "path_arguments": paths,
+            "unrecorded_arguments": unrecorded,
             "executor": executor.name,
             "force": force,
             "steps": graph.describe(),
@@ -251,6 +269,27 @@ def pipeline(
         return Pipeline(fn, name=name, experiment=experiment)
 
     return decorate(function) if function is not None else decorate
+
+
+def recorded_arguments(
+    arguments: dict[str, Any],
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Split a pipeline's arguments into what its run records and what it cannot.
+
+    Returns the recorded arguments (JSON values, and ``Path`` values as their
+    text), the names of the ``Path`` arguments, and the sorted names of the
+    arguments that are not recorded.
+    """
+    recorded: dict[str, Any] = {}
+    paths: list[str] = []
+    for name, value in arguments.items():
+        if isinstance(value, PurePath):
+            recorded[name] = str(value)
+            paths.append(name)
+        elif is_json(value):
+            recorded[name] = plain_json(value)
+    unrecorded = sorted(set(arguments) - set(recorded))
+    return recorded, paths, unrecorded
 
 
 def _error_text(exc: BaseException) -> str:

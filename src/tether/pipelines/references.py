@@ -10,6 +10,14 @@ from typing import Any
 _loaded: dict[str, float] = {}
 
 
+class ReferenceNotFoundError(ImportError):
+    """The reference is not ``MODULE:NAME``, or its module or name does not exist."""
+
+
+class ModuleImportFailedError(ImportError):
+    """The module exists but raised an error while it was imported."""
+
+
 def import_reference(reference: str, *, fresh: bool = False) -> Any:
     """Return the object that ``module:qualname`` names.
 
@@ -21,43 +29,64 @@ def import_reference(reference: str, *, fresh: bool = False) -> Any:
     that they run the code the driver has.
 
     Raises:
-        ImportError: the reference is malformed, or the module or name is missing.
+        ReferenceNotFoundError: the reference is malformed, or the module or
+            name does not exist.
+        ModuleImportFailedError: the module raised while it was imported,
+            including an import of a missing module inside it.
     """
     module_name, _, qualname = reference.partition(":")
     if not module_name or not qualname:
-        raise ImportError(f"{reference!r} is not of the form MODULE:NAME")
+        raise ReferenceNotFoundError(f"{reference!r} is not of the form MODULE:NAME")
     folder = str(Path.cwd())
     if folder not in sys.path:
         sys.path.insert(0, folder)
     try:
         found: Any = _module(module_name, fresh=fresh)
-    except ImportError:
-        raise
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and _names_module(module_name, exc.name):
+            raise ReferenceNotFoundError(f"no module named {exc.name!r}") from None
+        raise _import_failed(exc) from exc
     except Exception as exc:
-        raise ImportError(
-            f"importing {module_name} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise _import_failed(exc) from exc
     for part in qualname.split("."):
         try:
             found = getattr(found, part)
         except AttributeError:
-            raise ImportError(
+            raise ReferenceNotFoundError(
                 f"module {module_name} has no attribute {part!r}"
             ) from None
     return found
+
+
+def _names_module(module_name: str, missing: str) -> bool:
+    """Return whether ``missing`` is ``module_name`` or one of its parent packages."""
+    return module_name == missing or module_name.startswith(missing + ".")
+
+
+def _import_failed(exc: Exception) -> ModuleImportFailedError:
+    return ModuleImportFailedError(
+        f"the module raised while importing: {type(exc).__name__}: {exc}"
+    )
 
 
 def load_pipeline(reference: str, *, fresh: bool = False) -> Any:
     """Import the ``@tether.pipeline`` that ``module:qualname`` names.
 
     Raises:
-        ConfigError: the reference does not import, or names something else.
+        ConfigError: the reference names no module or attribute, the module
+            raised while importing, or the reference names something else.
     """
     from tether.errors import ConfigError
     from tether.pipelines.pipeline_run import Pipeline
 
     try:
         found = import_reference(reference, fresh=fresh)
+    except ModuleImportFailedError as exc:
+        raise ConfigError(
+            f"cannot import pipeline {reference}: {exc}; fix the error in the module",
+            setting="pipeline",
+            value=reference,
+        ) from None
     except ImportError as exc:
         raise ConfigError(
             f"cannot import pipeline {reference}: {exc}; use MODULE:NAME, e.g. "

@@ -148,7 +148,11 @@ def _prepare(
 
         warn_not_cached(node.label, key.problem)
     reused = state.reuse.get(node.label)
-    if reused is not None and (not spec.cache or key.usable):
+    # A resumed run reuses a finished step of the old run when its key is
+    # unchanged, and a step with cache=False as it is.
+    if reused is not None and (
+        not spec.cache or (key.usable and reused.key == key.digest)
+    ):
         return _serve(node, refs, values, key, reused, state)
     if spec.cache and key.usable and not state.force:
         cached = find_cached(key)

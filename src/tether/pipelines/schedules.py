@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tether.artifacts.materializers import is_json
+from tether.artifacts.materializers import is_json, plain_json
 from tether.errors import ConfigError
 from tether.pipelines.executors import EXECUTORS
 from tether.store import get_store
@@ -62,7 +62,7 @@ def add_schedule(
     return get_store().add_schedule(
         name,
         target=target,
-        params=arguments,
+        params=plain_json(arguments),
         executor=executor,
         trigger=trigger,
         spec=spec,
@@ -85,7 +85,7 @@ def fire_alert(name: str, payload: Mapping[str, Any] | None = None) -> AlertEven
         raise ConfigError(
             "an alert's payload must be JSON-compatible", setting="payload"
         )
-    return get_store().add_alert_event(name, body)
+    return get_store().add_alert_event(name, plain_json(body))
 
 
 def _trigger(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tether.errors import ConfigError, PipelineError
@@ -38,7 +41,7 @@ class Resources:
 
     Attributes:
         cpus: CPU cores; Ray reserves them (``num_cpus``).
-        memory: bytes of memory; Ray reserves them (``memory``).
+        memory: Bytes of memory; Ray reserves them (``memory``).
         gpus: GPUs; Ray reserves them (``num_gpus``).
     """
 
@@ -129,7 +132,7 @@ def step(
     retry_delay: float = 1.0,
     retry_backoff: float = 2.0,
     cpus: float = 1.0,
-    memory: int | None = None,
+    memory: int | str | None = None,
     gpus: float = 0.0,
     outputs: int | None = None,
     packages: Sequence[str] = (),
@@ -150,7 +153,8 @@ def step(
         retry_delay: Seconds before the first retry.
         retry_backoff: Factor by which each further wait grows.
         cpus: CPU cores one call needs; Ray reserves them.
-        memory: Bytes of memory one call needs; Ray reserves them.
+        memory: Memory one call needs, in bytes or as text with a unit such
+            as ``"512MB"`` or ``"2GiB"``; Ray reserves it.
         gpus: GPUs one call needs; Ray reserves them.
         outputs: How many values the step returns as a tuple; by default
             read from a ``tuple[...]`` return annotation.
@@ -191,15 +195,66 @@ def _retry(retries: int, delay: float, backoff: float) -> Retry:
     return Retry(retries, float(delay), float(backoff))
 
 
-def _resources(cpus: float, memory: int | None, gpus: float) -> Resources:
-    if not cpus > 0 or not gpus >= 0 or (memory is not None and not memory > 0):
+def _resources(cpus: Any, memory: Any, gpus: Any) -> Resources:
+    if not _is_number(cpus) or not cpus > 0:
         raise ConfigError(
-            f"invalid step resources cpus={cpus!r}, memory={memory!r}, gpus={gpus!r}; "
-            "cpus must be above 0, gpus 0 or more, memory a number of bytes above 0",
+            f"invalid cpus {cpus!r}; use a number of CPU cores above 0, e.g. cpus=2 "
+            "or cpus=0.5",
             setting="cpus",
-            value=(cpus, memory, gpus),
+            value=cpus,
         )
-    return Resources(float(cpus), memory, float(gpus))
+    if not _is_number(gpus) or not gpus >= 0:
+        raise ConfigError(
+            f"invalid gpus {gpus!r}; use a number of GPUs of 0 or more, e.g. gpus=1",
+            setting="gpus",
+            value=gpus,
+        )
+    return Resources(float(cpus), _memory_bytes(memory), float(gpus))
+
+
+MEMORY_UNITS = {
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
+_MEMORY_TEXT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
+
+
+def _memory_bytes(memory: Any) -> int | None:
+    """Return ``memory`` in bytes: a whole number of bytes, or text such as "1GB" or "512MiB".
+
+    KB, MB, GB and TB are powers of 1000; KiB, MiB, GiB and TiB powers of 1024.
+    """
+    if memory is None:
+        return None
+    if isinstance(memory, numbers.Integral) and not isinstance(memory, bool):
+        if int(memory) > 0:
+            return int(memory)
+    elif isinstance(memory, str):
+        match = _MEMORY_TEXT.fullmatch(memory)
+        unit = (match.group(2).upper() or "B") if match else ""
+        if match and unit in MEMORY_UNITS:
+            amount = int(Decimal(match.group(1)) * MEMORY_UNITS[unit])
+            if amount > 0:
+                return amount
+    raise ConfigError(
+        f"invalid memory {memory!r}; use a whole number of bytes above 0, e.g. "
+        'memory=2 * 1024**3, or text with a unit, e.g. memory="2GiB" or '
+        'memory="512MB" (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB '
+        "powers of 1024)",
+        setting="memory",
+        value=memory,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _annotated_outputs(fn: Callable[..., Any]) -> int | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tether.errors import ConfigError
 from tether.ids import new_id
-from tether.pipelines.executors import Executor, make_executor
+from tether.pipelines.executors import Executor, executor_name, make_executor
 from tether.store import get_store
 from tether.tracking.run import FINISHED, start_run
 
@@ -164,6 +164,8 @@ def sweep(
             setting="parallel",
             value=parallel,
         )
+    if not isinstance(executor, Executor):
+        executor_name(executor, address)
     run = start_run(
         experiment=pipeline.experiment,
         name=f"{pipeline.name}-sweep",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.artifacts import get_objects
-from tether.artifacts.materializers import NotMaterializableError, is_json
+from tether.artifacts.materializers import NotMaterializableError, is_json, json_text
 from tether.errors import PipelineError, StepFailedError
 from tether.pipelines import context as ctx
 from tether.pipelines import step_logs
@@ -112,7 +112,7 @@ def execute(task: StepTask) -> StepResult:
     try:
         # Inside the run, so that a step the worker cannot import fails as a
         # step with its own message, not as a lost worker.
-        spec = task.spec or resolve_step(task.reference, task.key)
+        spec = task.spec or _worker_spec(task)
         arguments = _arguments(task, step_context)
         link_inputs(run, arguments, task.refs, task.key_info)
         try:
@@ -136,15 +136,54 @@ def execute(task: StepTask) -> StepResult:
 def resolve_step(reference: str, key: CacheKey | None = None) -> StepSpec:
     """Import the step named ``module:qualname`` and return its spec.
 
-    With the driver's cache key, the step's code here must have the digests
-    the driver computed, so a worker never runs other code than the key names.
+    With the driver's cache key, the step's functions and classes here must
+    have the digests the driver computed (see :func:`check_code`).
     """
-    from tether.pipelines.references import import_reference
+    spec = _import_step(reference)
+    if key is not None:
+        check_code(spec, key)
+    return spec
+
+
+def check_code(spec: StepSpec, key: CacheKey) -> list[str]:
+    """Compare the step's code here with the driver's key; return the globals that differ.
+
+    A module-level value made when the module is imported, such as a
+    timestamp, can differ in a worker process that imported the module
+    again, so differing values are returned instead of raised.
+
+    Raises:
+        PipelineError: a function or class differs, so that a worker never
+            runs other code than the key names.
+    """
+    found = code_digests(spec.function)
+    parts = found.components()
+    if any(parts[part] != key.components.get(part) for part in ("code", "classes")):
+        raise PipelineError(
+            f"the code of step {spec.reference} in the worker differs from the "
+            "driver's; install the same version of the project on every worker",
+            step=spec.reference.partition(":")[2],
+        )
+    before = key.components.get("globals") or {}
+    names = set(found.values) | set(before)
+    return sorted(name for name in names if found.values.get(name) != before.get(name))
+
+
+def _import_step(reference: str) -> StepSpec:
+    from tether.pipelines.references import (
+        ModuleImportFailedError,
+        import_reference,
+    )
     from tether.pipelines.step_spec import Step
 
     qualname = reference.partition(":")[2]
     try:
         target = import_reference(reference, fresh=True)
+    except ModuleImportFailedError as exc:
+        raise PipelineError(
+            f"cannot import step {reference} in the worker: {exc}",
+            step=qualname,
+        ) from exc
     except ImportError as exc:
         raise PipelineError(
             f"cannot import step {reference} in the worker: {exc}; define steps at "
@@ -155,13 +194,32 @@ def resolve_step(reference: str, key: CacheKey | None = None) -> StepSpec:
         raise PipelineError(
             f"{reference} is not a @tether.step function", step=qualname
         )
-    if key is not None and code_digests(target.spec.function) != key.components["code"]:
-        raise PipelineError(
-            f"the code of step {reference} in the worker differs from the driver's; "
-            "install the same version of the project on every worker",
-            step=qualname,
-        )
     return target.spec
+
+
+def _worker_spec(task: StepTask) -> StepSpec:
+    """Import the task's step; when its globals differ from the driver's, turn its cache off.
+
+    The step still runs, with the values of this process, but its outputs are
+    not stored under the driver's key, which describes other values.
+    """
+    spec = _import_step(task.reference)
+    if task.key is None:
+        return spec
+    changed = check_code(spec, task.key)
+    if changed:
+        noun = "global" if len(changed) == 1 else "globals"
+        problem = (
+            f"the value of {noun} {', '.join(changed)} in the worker process differs "
+            "from the driver's (a value made at import time, such as a time or a "
+            "random number, differs between processes)"
+        )
+        task.key.problem = task.key.problem or problem
+        task.key_info = {
+            **task.key_info,
+            "problem": task.key_info.get("problem") or problem,
+        }
+    return spec
 
 
 def _use_paths(paths: list[str]) -> None:
@@ -188,7 +246,7 @@ def log_params(
 ) -> None:
     """Log the JSON-compatible arguments that no step made as the run's params."""
     params = {
-        name: value if isinstance(value, str) else _json_text(value)
+        name: value if isinstance(value, str) else json_text(value)
         for name, value in arguments.items()
         if name not in refs and is_json(value)
     }
@@ -211,12 +269,6 @@ def input_records(
         for origin in refs.values()
     ]
     return records, edges
-
-
-def _json_text(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def _use_settings(settings: dict[str, str]) -> None:
@@ -291,10 +343,11 @@ def _store(
         try:
             stored = save(run.objects, item)
         except NotMaterializableError as exc:
+            where = exc.part.describe() if exc.part else f": {type(item).__qualname__}"
             raise PipelineError(
                 f"step {task.label!r} returned a value that cannot be stored "
-                f"(output {index}, {type(item).__qualname__}): {exc}; or register a "
-                "materializer with tether.pipelines.register_materializer",
+                f"(output {index}{where}): {exc}; or register a materializer with "
+                "tether.pipelines.register_materializer",
                 step=task.label,
             ) from None
         blob = stored.blob
