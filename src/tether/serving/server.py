@@ -274,7 +274,7 @@ def _settings(
 
 
 def _check_registered(uri: str, runtime: str) -> tuple[str, str, str]:
-    """Check what ``load`` would check, without reading the model files."""
+    """Check what ``load`` would check, hashing the model files but not loading them."""
     from tether.models.flavors import get_flavor
     from tether.models.folder import META_FILE
     from tether.models.loading import RUNTIMES, model_files
@@ -302,6 +302,10 @@ def _check_registered(uri: str, runtime: str) -> tuple[str, str, str]:
             value=uri,
         )
     files = model_files(record)
+    # Hash every file now: a corrupt file must fail here as one line, not in
+    # the workers, which would keep a server up with /ready at 503.
+    for name in sorted(files.digests):
+        files.path(name)
     if runtime == "onnx":
         meta = (
             json.loads(files.read(META_FILE)).get("meta", {})
@@ -321,9 +325,9 @@ def _check_registered(uri: str, runtime: str) -> tuple[str, str, str]:
 
 
 def _check_package(folder: str) -> tuple[str, str, str, str]:
-    """Check what ``load_package`` would check, without reading the model files."""
+    """Check what ``load_package`` would check, hashing the files but not loading them."""
     from tether.models.flavors import get_flavor
-    from tether.models.packaged import read_package_record
+    from tether.models.packaged import package_files, read_package_record
 
     record = read_package_record(folder)
     flavor = get_flavor(record.flavor)
@@ -342,6 +346,7 @@ def _check_package(folder: str) -> tuple[str, str, str, str]:
             setting="folder",
             value=folder,
         )
+    package_files(Path(folder), record.details["files"])
     return record.name, str(record.version), str(Path(folder).absolute()), record.uri
 
 
