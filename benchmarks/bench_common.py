@@ -31,6 +31,7 @@ WORKLOADS = (
     "concurrent16",
     "artifacts",
     "model_load",
+    "serve",
     "scale",
     "hash_file",
     "tree",
@@ -53,6 +54,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "concurrent16": ("mlflow",),
     "artifacts": ("mlflow",),
     "model_load": ("mlflow",),
+    "serve": ("mlflow",),
     "scale": (),
     "hash_file": ("dvc",),
     "tree": ("dvc",),
@@ -86,6 +88,8 @@ BASE_SIZES = {
     "pipeline_steps": 50,
     "model_rows": 10_000,
     "model_trees": 100,
+    "serve_requests": 1_000,
+    "serve_batches": 50,
 }
 
 BATCH_SIZE = 1_000

@@ -11,6 +11,7 @@ from pathlib import Path
 import bench_common as common
 import bench_models as models
 import bench_pipelines as pipelines
+import bench_serving as serving
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class Measure:
 
     ``peer_key`` names the peer's number to compare with, when it is not
     ``key``: Tether's ONNX load is compared with MLflow's only load.
+    ``baseline_key`` names another of Tether's own numbers to compare with
+    in place of the peers': the serve workload's bare Starlette app.
     """
 
     workload: str
@@ -26,6 +29,34 @@ class Measure:
     label: str
     higher_is_better: bool
     peer_key: str | None = None
+    baseline_key: str | None = None
+
+
+def _serve_measures(prefix: str = "", label: str = "") -> tuple[Measure, ...]:
+    """Return the serve rows of Tether's server on one runtime against MLflow's.
+
+    ``prefix`` starts Tether's keys, and ``label`` starts each row's text.
+    """
+    rows = (
+        ("single_rps", "single-row requests/s, 1 client", True),
+        ("single_p50_ms", "p50 latency, 1 client (ms)", False),
+        ("single_p99_ms", "p99 latency, 1 client (ms)", False),
+        ("concurrent_rps", f"single-row requests/s, {serving.CLIENTS} clients", True),
+        ("concurrent_p50_ms", f"p50 latency, {serving.CLIENTS} clients (ms)", False),
+        ("concurrent_p99_ms", f"p99 latency, {serving.CLIENTS} clients (ms)", False),
+        ("batches_per_s", f"{serving.BATCH_ROWS:,}-row batches/s", True),
+        ("idle_rss_mb", "idle server memory, RSS (MB)", False),
+    )
+    return tuple(
+        Measure(
+            "serve",
+            f"{prefix}{key}",
+            f"{label}{text}",
+            higher_is_better,
+            peer_key=key if prefix else None,
+        )
+        for key, text, higher_is_better in rows
+    )
 
 
 MEASURES = (
@@ -67,6 +98,36 @@ MEASURES = (
         False,
         peer_key="load_s",
     ),
+    *_serve_measures(),
+    *_serve_measures("onnx_", "Tether on ONNX: "),
+    Measure(
+        "serve",
+        "single_rps",
+        "single-row requests/s, 1 client",
+        True,
+        baseline_key="bare_single_rps",
+    ),
+    Measure(
+        "serve",
+        "concurrent_rps",
+        f"single-row requests/s, {serving.CLIENTS} clients",
+        True,
+        baseline_key="bare_concurrent_rps",
+    ),
+    Measure(
+        "serve",
+        "batches_per_s",
+        f"{serving.BATCH_ROWS:,}-row batches/s",
+        True,
+        baseline_key="bare_batches_per_s",
+    ),
+    Measure(
+        "serve",
+        "idle_rss_mb",
+        "idle server memory, RSS (MB)",
+        False,
+        baseline_key="bare_idle_rss_mb",
+    ),
     Measure("scale", "runs_built", "runs in the store", True),
     Measure("scale", "open_s", "open the store in a new process (s)", False),
     Measure("scale", "first_page_s", "first page of the search (s)", False),
@@ -98,6 +159,8 @@ MEASURES = (
 
 # The names of the peer tools as the page shows them.
 PEER_NAMES = {"mlflow": "MLflow", "dvc": "DVC", "prefect": "Prefect"}
+# The Peer column of a row that compares Tether with a baseline of its own.
+BASELINE_NAME = "bare Starlette app"
 
 INTRO = """\
 # Benchmarks: Tether, MLflow, DVC and Prefect
@@ -105,9 +168,10 @@ INTRO = """\
 This page is written by `make bench` (`benchmarks/run.py`). Each row of the
 table compares Tether with the peer tool in its Peer column. The tracking
 workloads (import to artifacts) compare it with MLflow, both on a local
-SQLite store, and so does model_load, which loads a model from each tool's
-registry. The data versioning workloads (hash_file and tree) compare it
-with DVC {dvc_version}. The scale and quality workloads run Tether alone.
+SQLite store, and so do model_load, which loads a model from each tool's
+registry, and serve, which serves one with each tool's scoring server.
+The data versioning workloads (hash_file and tree) compare it with DVC
+{dvc_version}. The scale and quality workloads run Tether alone.
 The command-line and pipeline workloads (cli_start, pipeline50 and
 pipeline50_cached) compare it with Prefect {prefect_version}, which runs
 its flows against a temporary local server with a new SQLite database.
@@ -203,6 +267,52 @@ WORKLOAD_NOTES = """\
   Every run's predictions must equal those of the trained model. The raw results
   (`.bench/results.json`) keep the versions of scikit-learn, skops, NumPy
   and pandas in each tool's environment.
+- **serve** (peer: MLflow): a scikit-learn `RandomForestClassifier` of
+  {model_trees} trees (seed {seed}), trained on the 569 rows of the 30
+  features of scikit-learn's breast-cancer data (`load_breast_cancer`), is
+  registered in each tool's store as in model_load, with the first
+  {example_rows} rows as input example. Tether registers it a second time
+  with `onnx=True`. Training and registering are not timed. Each server runs
+  as a subprocess on 127.0.0.1 and a free port:
+  `tether serve models:/breast-cancer/1 --host 127.0.0.1 --port P
+  --no-log-predictions`, the same with `--runtime onnx` on
+  `models:/breast-cancer/2`, and `mlflow models serve -m
+  models:/breast-cancer/1 --host 127.0.0.1 --port P --env-manager local
+  --workers 1`. With one worker, `tether serve` runs uvicorn in its own
+  process. `mlflow models serve` runs uvicorn in a child process
+  (`bash -c "exec uvicorn ..."`) and waits for it. The worker polls
+  `GET /ready` (Tether) or `GET /ping` (MLflow) until it answers 200, and
+  both servers have loaded the model by then. Then it reads the memory of
+  the idle server: the sum of `VmRSS` in `/proc/PID/status` over the server
+  process and its descendants, in MB of 10^6 bytes. Pages that two
+  processes share count twice. Before the timed requests, {warmup_requests}
+  single-row requests and one batch check that the server's predictions
+  equal the trained model's. Every request is `POST /invocations` with
+  MLflow's `dataframe_split` JSON, the same bytes for both tools, and every
+  response must have status 200 and one prediction per row. The timed loads
+  are {serve_requests:,} single-row requests one after another on one
+  keep-alive connection, then as many from {clients} threads with one
+  connection each, released together by a barrier, then {serve_batches}
+  batches of {batch_rows:,} rows (the 569 rows repeated) one after another.
+  The single rows cycle through the data set. The load generator is
+  `http.client` from the standard library, run in the worker's process on
+  the same machine, so it shares the CPU cores with the server. Requests/s
+  are the requests over the time from the first request to the last
+  response, and a latency runs from sending a request to reading its whole
+  response. The "Tether on ONNX" rows compare `--runtime onnx` with MLflow's
+  only server. The last four rows compare `tether serve` (native runtime)
+  with a bare app in Tether's virtual environment,
+  `benchmarks/serve_bare_app.py`: Starlette on uvicorn in one process. It
+  loads version 1 with `tether.models.load` and handles
+  `POST /invocations` by building a DataFrame from the body and calling the
+  estimator's `predict` in a worker thread, with no signature check,
+  metrics, request ids or prediction log. In the three throughput rows the
+  ratio is the share of the bare app's throughput that Tether's server
+  keeps, so 1 means no overhead. In the memory row it is the bare app's
+  memory over Tether's. MLflow writes uvicorn's access log line for every request, its
+  default, and Tether writes none, its default. After its measures each
+  server gets SIGTERM, and so does any process of its tree still alive,
+  each by its process id, before the next server starts.
 - **scale** (Tether only): {scale_runs:,} runs with the params, metrics and
   tags of the runs_search workload, written straight to the store in
   batches of 2,000. A new process then opens the store and reads the first
@@ -437,7 +547,8 @@ def results_table(medians: dict[str, dict[str, dict[str, float]]]) -> str:
     """Render Tether's medians, each peer's and their ratio as a Markdown table.
 
     A measure gets one row per peer of its workload (bench_common.PEERS),
-    or one row with the peer "none" when Tether runs it alone.
+    or one row with the peer "none" when Tether runs it alone, or one row
+    with :data:`BASELINE_NAME` when it has a ``baseline_key``.
 
     Args:
         medians: ``medians[workload][tool][key]``, for the workloads that ran.
@@ -452,6 +563,17 @@ def results_table(medians: dict[str, dict[str, dict[str, float]]]) -> str:
         by_tool = medians[measure.workload]
         tether = by_tool.get("tether", {}).get(measure.key, math.nan)
         cells = [measure.workload, measure.label]
+        if measure.baseline_key is not None:
+            baseline = by_tool.get("tether", {}).get(measure.baseline_key, math.nan)
+            row = [
+                *cells,
+                BASELINE_NAME,
+                _number_text(tether),
+                _number_text(baseline),
+                ratio_text(measure, tether, baseline),
+            ]
+            lines.append(f"| {' | '.join(row)} |")
+            continue
         peers = common.PEERS[measure.workload]
         if not peers:
             row = [*cells, "none", _number_text(tether), "not run", "n/a"]
@@ -584,6 +706,9 @@ def render_page(
         example_rows=models.EXAMPLE_ROWS,
         predict_rows=models.PREDICT_ROWS,
         load_samples=models.LOAD_SAMPLES,
+        warmup_requests=serving.WARMUP_REQUESTS,
+        clients=serving.CLIENTS,
+        batch_rows=serving.BATCH_ROWS,
         **common.BASE_SIZES,
     )
     return "\n".join(

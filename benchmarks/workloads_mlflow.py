@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
 import bench_models as models
+import bench_serving as serving
 
 EXPERIMENT = "bench"
 LOAD_SCRIPT = Path(__file__).resolve().parent / "model_load_mlflow.py"
@@ -286,6 +287,57 @@ def model_load(sizes: dict[str, int], folder: Path) -> dict[str, Any]:
     return models.time_loads(LOAD_SCRIPT, model, rows, folder)
 
 
+def serve(sizes: dict[str, int], folder: Path) -> dict[str, Any]:
+    """Register the breast-cancer forest, then measure ``mlflow models serve`` on it.
+
+    The server runs with ``--env-manager local`` (this virtual environment)
+    and one uvicorn worker. MLflow starts that worker as ``bash -c "exec
+    uvicorn ..."``, so the environment puts this environment's ``bin``
+    folder first on ``PATH``. The server finds the store through
+    ``MLFLOW_TRACKING_URI`` and needs ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION``
+    to load the skops model, as in the model_load workload.
+    """
+    import mlflow
+
+    experiment_id = open_store(folder)
+    data = serving.make_data()
+    model = serving.train_forest(sizes, data)
+    with mlflow.start_run(experiment_id=experiment_id, run_name="serve"):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=serving.MODEL_NAME,
+            input_example=models.input_example(data.frame),
+            skops_trusted_types=FOREST_TRUSTED_TYPES,
+        )
+    common.check(
+        info.registered_model_version == 1,
+        f"registered version {info.registered_model_version} of "
+        f"{serving.MODEL_NAME}, expected 1",
+    )
+    bin_folder = Path(sys.executable).parent
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        "PATH": f"{bin_folder}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    port = serving.free_port()
+    command = [
+        str(bin_folder / "mlflow"),
+        "models",
+        "serve",
+        f"--model-uri={serving.MODEL_URI}",
+        f"--host={serving.HOST}",
+        f"--port={port}",
+        "--env-manager=local",
+        "--workers=1",
+    ]
+    log = folder / "server-mlflow.log"
+    with serving.Server(command, port, "/ping", log, environment) as server:
+        return serving.measure_server(server, sizes, data, model, "mlflow")
+
+
 WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
     "log_metric": log_metric_calls,
     "log_batch": log_metric_batches,
@@ -296,6 +348,7 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
     ),
     "artifacts": artifacts,
     "model_load": model_load,
+    "serve": serve,
 }
 
 

@@ -7,7 +7,7 @@ per workload and repeat, each time in a new empty folder::
 
 The store and the objects go to ``DIR/tether`` (``TETHER_HOME``). The data
 workloads (hash_file, tree, quality) are in workloads_tether_data.py, the
-model_load workload in workloads_tether_models.py, and the workloads
+model_load and serve workloads in workloads_tether_models.py, and the workloads
 compared with Prefect (cli_start, pipeline50, pipeline50_cached) in
 workloads_tether_pipelines.py.
 """
@@ -314,6 +314,7 @@ WORKLOADS: dict[str, Callable[[dict[str, int], Path], dict[str, Any]]] = {
     ),
     "artifacts": artifacts,
     "model_load": models.model_load,
+    "serve": models.serve,
     "scale": search_at_scale,
     "hash_file": data.hash_file,
     "tree": data.tree,

@@ -7,10 +7,12 @@ needed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +32,7 @@ MODULES = (
     "bench_common",
     "bench_models",
     "bench_pipelines",
+    "bench_serving",
     "report",
     "run",
     "workloads_tether",
@@ -115,6 +118,61 @@ def test_model_load_reports_every_measure(
     assert version.version == 1
     onnx_version = tether.models.get_version(models.ONNX_MODEL_URI)
     assert "model.onnx" in onnx_version.details["files"]
+
+
+def test_serve_reports_every_measure(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    import tether
+
+    serving = benchmarks["bench_serving"]
+    serve = benchmarks["workloads_tether"].WORKLOADS["serve"]
+    result = serve(benchmarks["bench_common"].scaled_sizes(TINY_SCALE), tmp_path)
+    expected = expected_keys(benchmarks["report"], "serve")
+    bare = {f"bare_{key}" for key in expected if not key.startswith("onnx_")}
+    assert set(result) == expected | bare
+    for key, value in result.items():
+        assert math.isfinite(value), key
+        assert value > 0, key
+    onnx_version = tether.models.get_version(serving.ONNX_MODEL_URI)
+    assert "model.onnx" in onnx_version.details["files"]
+
+
+def test_serve_bodies_match_rows(benchmarks: dict[str, ModuleType]) -> None:
+    serving = benchmarks["bench_serving"]
+    data = serving.make_data()
+    assert data.frame.shape == (569, 30)
+    assert len(data.single_bodies) == 569
+    first = json.loads(data.single_bodies[0])["dataframe_split"]
+    assert first["columns"] == list(data.frame.columns)
+    assert first["data"] == [data.frame.iloc[0].tolist()]
+    batch = json.loads(data.batch_body)["dataframe_split"]["data"]
+    assert len(batch) == serving.BATCH_ROWS
+    assert batch[569] == batch[0]
+
+
+def test_tree_rss_counts_child(benchmarks: dict[str, ModuleType]) -> None:
+    serving = benchmarks["bench_serving"]
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    code = f"import subprocess; subprocess.run({sleeper!r})"
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    children: list[int] = []
+    try:
+        for _ in range(100):
+            children = serving.descendant_pids(parent.pid)
+            if children:
+                break
+            time.sleep(0.1)
+        assert len(children) == 1
+        alone = serving.tree_rss_mb(children[0])
+        assert alone > 1
+        assert serving.tree_rss_mb(parent.pid) > alone
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()
 
 
 def test_model_rows_round_trip_exactly(
@@ -292,6 +350,7 @@ def test_peers_cover_every_workload(benchmarks: dict[str, ModuleType]) -> None:
     assert common.PEERS["quality"] == ()
     assert common.PEERS["pipeline50_cached"] == ("prefect",)
     assert common.PEERS["model_load"] == ("mlflow",)
+    assert common.PEERS["serve"] == ("mlflow",)
 
 
 def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
@@ -377,6 +436,41 @@ def test_results_table_model_load_rows(benchmarks: dict[str, ModuleType]) -> Non
     assert (
         "| model_load | the load call alone, in-process (s) | MLflow | 0.5 | 2.00 "
         "| 4.00 |" in lines
+    )
+
+
+def test_results_table_serve_baseline_rows(
+    benchmarks: dict[str, ModuleType],
+) -> None:
+    report = benchmarks["report"]
+    medians = {
+        "serve": {
+            "tether": {
+                "single_rps": 300.0,
+                "bare_single_rps": 600.0,
+                "idle_rss_mb": 250.0,
+                "bare_idle_rss_mb": 200.0,
+                "onnx_single_rps": 1_500.0,
+            },
+            "mlflow": {"single_rps": 200.0, "idle_rss_mb": 500.0},
+        }
+    }
+    lines = report.results_table(medians).splitlines()
+    assert (
+        "| serve | single-row requests/s, 1 client | MLflow | 300 | 200 | 1.50 |"
+        in lines
+    )
+    assert (
+        "| serve | single-row requests/s, 1 client | bare Starlette app "
+        "| 300 | 600 | 0.5 |" in lines
+    )
+    assert (
+        "| serve | idle server memory, RSS (MB) | bare Starlette app "
+        "| 250 | 200 | 0.8 |" in lines
+    )
+    assert (
+        "| serve | Tether on ONNX: single-row requests/s, 1 client | MLflow "
+        "| 1,500 | 200 | 7.50 |" in lines
     )
 
 
