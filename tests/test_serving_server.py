@@ -32,7 +32,7 @@ from test_serving_routes import HourModel, SlowModel
 from tether.serving.app import create_app
 from tether.serving.prediction_log import PredictionLogger, read_predictions
 
-START_SECONDS = 60
+START_SECONDS = 120
 FRAME = pd.DataFrame(
     {"dep_hour": [5, 9, 13, 15, 18, 22] * 5, "distance": np.linspace(100, 2500, 30)}
 )

