@@ -1,13 +1,16 @@
-"""The flights example end to end on a real sample: build, serve, monitor, trace.
+"""The flights example end to end on a real sample: build, deploy, monitor, trace.
 
 Runs in a temporary git repository so that the lineage can be checked
-against a known commit, with a real uvicorn server on a free loopback port.
+against a known commit. The deployments run real supervisor, gateway and
+uvicorn server processes on free loopback ports.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +23,18 @@ import pytest
 import tether
 from flights import features, source
 from flights.build import build
-from flights.operate import ServerProcess, free_port, operate
+from flights.deployment import CANARY_TRAFFIC, deploy_and_replay
+from flights.operate import DEPLOYMENT, operate
 from tether.artifacts.digest import digest_file
-from tether.errors import GateError, NotFoundError, QualityCheckError
+from tether.deploy import (
+    ApplicationTestSettings,
+    DeploymentSettings,
+    create_deployment,
+    stop_deployment,
+)
+from tether.deploy.paths import deployment_folder, supervisor_log
+from tether.deploy.processes import free_port, is_process_of, pid_alive
+from tether.errors import GateError, NotFoundError, QualityCheckError, ServingError
 from tether.lineage.resolve import upstream_of
 from tether.pipelines import StepEvent
 from tether.store import get_store
@@ -31,6 +43,9 @@ pytestmark = pytest.mark.slow
 
 SAMPLE_FLIGHTS = 20_000
 FAST_TRAINING = {"max_iter": 60, "min_auc": 0.6, "min_margin": 0.0}
+# Small batches give the canary's part of the replay more than 10 requests,
+# so that the count-based split sends at least one of them to the canary.
+REPLAY_BATCH = 100
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -127,9 +142,18 @@ def test_flights_build_serve_monitor_trace(
     build.run(str(flights_path), str(weather_path), learning_rate=0.2, **FAST_TRAINING)
     assert tether.models.get_version("models:/flight-delay@champion").version == 2
 
+    # The challenger build moves its own alias and leaves the champion alone.
+    challenger = build.run(
+        str(flights_path), str(weather_path), alias="challenger", **FAST_TRAINING
+    )
+    assert challenger["uri"] == "models:/flight-delay/1"
+    assert tether.models.get_version("models:/flight-delay@challenger").version == 1
+    assert tether.models.get_version("models:/flight-delay@champion").version == 2
+
     _check_data_versions(flights_path)
     _check_serving()
-    _check_monitoring(repo)
+    _check_deployment_and_monitoring(repo)
+    _check_rerun_stops_on_error()
     _check_lineage(head, flights_path)
 
 
@@ -162,40 +186,46 @@ def _check_serving() -> None:
     ].head(50)
     rows = july[features.FEATURES]
     records = json.loads(rows.to_json(orient="records"))
-    server = ServerProcess(
-        "models:/flight-delay@champion", free_port(), Path("server.log")
+    port = free_port()
+    settings = DeploymentSettings(tests=ApplicationTestSettings(load_requests=20))
+    created = create_deployment(
+        "serving-check",
+        "models:/flight-delay@champion",
+        port=port,
+        settings=settings,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(timeout=30) as client:
-            assert server.wait_ready(client)["status"] == "ok"
-            answer = client.post(f"{server.url}/predict", json={"records": records})
+        assert created.applied
+        assert {test.model_uri for test in created.tests} == {"models:/flight-delay/2"}
+        assert all(test.passed for test in created.tests)
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            assert client.get(f"{url}/health").status_code == 200
+            answer = client.post(f"{url}/predict", json={"records": records})
             assert answer.status_code == 200
+            assert answer.headers["x-tether-model-version"] == "models:/flight-delay/2"
             expected = model.predict_proba(rows)
             assert np.allclose(answer.json()["probabilities"], expected)
             assert answer.json()["predictions"] == model.predict(rows).tolist()
 
             as_int = dict(records[0], distance=int(records[0]["distance"]))
             assert (
-                client.post(
-                    f"{server.url}/predict", json={"records": [as_int]}
-                ).status_code
+                client.post(f"{url}/predict", json={"records": [as_int]}).status_code
                 == 200
             )
 
             missing = {k: v for k, v in records[0].items() if k != "temp"}
-            refused = client.post(f"{server.url}/predict", json={"records": [missing]})
+            refused = client.post(f"{url}/predict", json={"records": [missing]})
             assert refused.status_code == 422
             assert "temp" in refused.json()["error"]
 
             wrong_type = dict(records[0], sched_hour="five")
-            refused = client.post(
-                f"{server.url}/predict", json={"records": [wrong_type]}
-            )
+            refused = client.post(f"{url}/predict", json={"records": [wrong_type]})
             assert refused.status_code == 422
             assert refused.json()["column"] == "sched_hour"
 
             malformed = client.post(
-                f"{server.url}/predict",
+                f"{url}/predict",
                 content=b"{not json",
                 headers={"content-type": "application/json"},
             )
@@ -203,26 +233,76 @@ def _check_serving() -> None:
 
             csv_body = rows.head(5).to_csv(index=False).encode()
             via_csv = client.post(
-                f"{server.url}/invocations",
+                f"{url}/invocations",
                 content=csv_body,
                 headers={"content-type": "text/csv"},
             )
             assert via_csv.status_code == 200
             assert via_csv.json()["predictions"] == model.predict(rows.head(5)).tolist()
     finally:
-        assert server.stop() == 0
+        stopped = stop_deployment("serving-check")
+    assert stopped.supervisor == "terminated"
+    assert stopped.leftovers == 0
 
 
-def _check_monitoring(repo: Path) -> None:
+def _check_deployment_and_monitoring(repo: Path) -> None:
+    start, end = "2013-06-01", "2013-09-01"
     result = operate.run(
-        start="2013-06-01",
-        end="2013-09-01",
-        batch_size=500,
+        challenger_uri="models:/flight-delay@challenger",
+        start=start,
+        end=end,
+        batch_size=REPLAY_BATCH,
         report_dir=str(repo / "reports"),
     )
+    replay = result["replay"]
+    champion, challenger = "models:/flight-delay/2", "models:/flight-delay/1"
+
+    prepared = tether.data.load("flights-prepared")
+    times = prepared[features.TIME]
+    rows = int(
+        (
+            (times >= pd.Timestamp(start, tz="UTC"))
+            & (times < pd.Timestamp(end, tz="UTC"))
+        ).sum()
+    )
+    batches = math.ceil(rows / REPLAY_BATCH)
+    assert replay["rows"] == rows
+    assert replay["batches"] == batches
+    assert replay["revisions"] == ["create", "promote", "rollback"]
+
+    # A third of the batches with the challenger as canary (every tenth
+    # request), a third with it promoted, the rest after the rollback.
+    part = math.ceil(batches / 3)
+    canary_batches = part * CANARY_TRAFFIC // 100
+    assert canary_batches >= 1
+    challenger_rows = (canary_batches + part) * REPLAY_BATCH
+    assert replay["rows_by_version"] == {
+        challenger: challenger_rows,
+        champion: rows - challenger_rows,
+    }
+
+    # Every row the gateway returned is in the prediction logs, indexed per version.
+    prefix = f"{replay['request_prefix']}-"
+    logged_per_version = {}
+    for uri, version in ((champion, 2), (challenger, 1)):
+        logged = tether.monitoring.load_predictions("flight-delay", version)
+        ours = logged.loc[logged["request_id"].str.startswith(prefix)]
+        assert set(ours["model_uri"]) == {uri}
+        logged_per_version[uri] = len(ours)
+    assert logged_per_version == replay["rows_by_version"]
+    assert sum(logged_per_version.values()) == rows
+    assert result["logged_rows"] == rows
+    assert result["logged_rows_by_version"] == replay["rows_by_version"]
+
+    assert replay["supervisor"] == "terminated"
+    assert replay["leftover_servers"] == 0
+    # The champion and the canary at creation, the champion again at the rollback.
+    _check_stopped(DEPLOYMENT, ["create", "promote", "rollback"], servers=3)
+
     summary = result["summary"]
     windows = {w["name"]: w for w in summary["windows"]}
     assert sorted(windows) == ["2013-06", "2013-07", "2013-08"]
+    assert sum(w["rows"] for w in windows.values()) == rows
     assert "temp" in windows["2013-07"]["drifted_columns"]
     assert "carrier" not in windows["2013-07"]["drifted_columns"]
     assert windows["2013-07"]["performance"]["roc_auc"] > 0.55
@@ -230,6 +310,38 @@ def _check_monitoring(repo: Path) -> None:
     assert "<svg" in html
     assert "temp" in html
     assert json.loads(Path(result["json"]).read_text())["windows"]
+
+
+def _check_rerun_stops_on_error() -> None:
+    """A second run replaces the stopped deployment and stops its own on an error."""
+    prepared = tether.data.load("flights-prepared")
+    good = prepared[features.FEATURES].head(5)
+    bad = good.drop(columns=["temp"])
+    with pytest.raises(
+        ServingError, match=r"rejected batch 1 \(request replay-\w+-00001\): 422"
+    ):
+        deploy_and_replay(
+            DEPLOYMENT, "models:/flight-delay@champion", None, [good, bad]
+        )
+    _check_stopped(DEPLOYMENT, ["create"], servers=1)
+
+
+def _check_stopped(name: str, actions: list[str], *, servers: int) -> None:
+    """Check that deployment ``name`` applied ``actions`` and that all its processes exited."""
+    store = get_store()
+    record = store.get_deployment(name)
+    assert record.status == "stopped"
+    assert record.processes == []
+    assert record.supervisor_pid is not None
+    assert not pid_alive(record.supervisor_pid)
+    revisions = store.list_revisions(record.id)
+    assert [r.action for r in revisions] == actions
+    assert {r.status for r in revisions} == {"applied"}
+    log = supervisor_log(deployment_folder(name)).read_text()
+    started = re.findall(r"started model server \S+ \(pid (\d+), port (\d+)\)", log)
+    assert len(started) == servers
+    for pid, port in started:
+        assert not is_process_of(int(pid), port)
 
 
 def _check_lineage(head: str, flights_path: Path) -> None:

@@ -21,9 +21,9 @@ from rich.status import Status
 
 import tether
 from flights import source
-from flights.build import ALIAS, build
+from flights.build import ALIAS, CHALLENGER_ALIAS, build
 from flights.inputs import check_input
-from flights.operate import MODEL_URI, operate
+from flights.operate import DEPLOYMENT, MODEL_URI, operate
 from tether.cli.main import main as tether_cli
 from tether.errors import DataError, TetherError
 from tether.pipelines import StepEvent
@@ -36,7 +36,7 @@ console = Console()
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m flights",
-        description="Build, serve and monitor the flight-delay model.",
+        description="Build, deploy and monitor the flight-delay model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
@@ -94,7 +94,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="threads or processes for independent build steps (default: CPU count)",
     )
-    add("--skip-serving", action="store_true", help="stop after registering the model")
+    add(
+        "--challenger-learning-rate",
+        type=_positive(float),
+        default=0.2,
+        help="learning rate of the challenger, the second version that the "
+        "deployment releases as a canary, promotes and rolls back",
+    )
+    add(
+        "--skip-challenger",
+        action="store_true",
+        help="deploy the champion alone, with no canary, promotion or rollback",
+    )
+    add(
+        "--skip-serving",
+        action="store_true",
+        help="stop after registering the model; nothing is deployed",
+    )
     return parser.parse_args(argv)
 
 
@@ -198,13 +214,57 @@ def run_build(args: argparse.Namespace) -> dict[str, object]:
     return result
 
 
+def run_challenger(
+    args: argparse.Namespace, champion: dict[str, object]
+) -> dict[str, object] | None:
+    """Build the challenger: the same pipeline with ``--challenger-learning-rate``.
+
+    Returns None when the challenger is the champion's version, because one
+    version cannot be both the primary and the canary of a deployment.
+    """
+    console.rule(
+        f"[bold]2. Challenger: the same build with learning rate "
+        f"{args.challenger_learning_rate}"
+    )
+    flights_path = args.flights or str(source.data_file("flights"))
+    weather_path = args.weather or str(source.data_file("weather"))
+    with LiveView(
+        console, title=f"flights-build on the {args.executor} executor"
+    ) as view:
+        result = _build(
+            args,
+            flights_path,
+            weather_path,
+            view,
+            learning_rate=args.challenger_learning_rate,
+            alias=CHALLENGER_ALIAS,
+        )
+    if result["version"] == champion["version"]:
+        console.print(
+            f"  the challenger is the champion's version {result['uri']}; "
+            "deploying the champion alone"
+        )
+        return None
+    console.print(
+        f"  registered [bold]{result['uri']}[/] as @{CHALLENGER_ALIAS}  "
+        f"[dim](pipeline run {build.last_run_id})[/]"
+    )
+    return result
+
+
 def _build(
-    args: argparse.Namespace, flights_path: str, weather_path: str, view: LiveView
+    args: argparse.Namespace,
+    flights_path: str,
+    weather_path: str,
+    view: LiveView,
+    *,
+    learning_rate: float | None = None,
+    alias: str = ALIAS,
 ) -> dict[str, object]:
     return build.run(
         flights_path,
         weather_path,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate if learning_rate is None else learning_rate,
         max_iter=args.max_iter,
         max_leaf_nodes=args.max_leaf_nodes,
         min_auc=args.min_auc,
@@ -213,12 +273,16 @@ def _build(
         force=args.force,
         executor=args.executor,
         workers=args.workers,
+        alias=alias,
     )
 
 
-def run_operate(args: argparse.Namespace, model_uri: str) -> dict[str, object]:
+def run_operate(
+    args: argparse.Namespace, model_uri: str, challenger_uri: str | None
+) -> dict[str, object]:
+    releases = ", canary, test, promote, roll back" if challenger_uri else ""
     console.rule(
-        "[bold]2. Deploy and monitor: serve the champion, replay July to December"
+        f"[bold]3. Deploy{releases}: replay July to December through the gateway"
     )
     columns = (
         TextColumn("  sending flights"),
@@ -230,19 +294,28 @@ def run_operate(args: argparse.Namespace, model_uri: str) -> dict[str, object]:
         task = bar.add_task("send", total=None)
         return operate.run(
             model_uri,
+            challenger_uri,
             report_dir=args.report_dir,
             reporter=StepReporter(spinner=False),
             # The progress callback updates this process's bar, so these steps
             # stay in this process whatever executor the build used.
             executor="inprocess",
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            announce=lambda text: console.print(f"  {text}", soft_wrap=True),
         )
 
 
 def print_monitoring(result: dict[str, object]) -> None:
     summary = result["summary"]
     assert isinstance(summary, dict)
-    console.rule("[bold]3. Monitor: drift and live performance by month")
+    console.rule("[bold]4. Monitor: drift and live performance by month")
+    console.print(
+        f"  the monitor read {result['logged_rows']:,} logged predictions: "
+        + ", ".join(
+            f"{rows:,} of {uri}"
+            for uri, rows in sorted(dict(result["logged_rows_by_version"]).items())
+        )
+    )
     for window in summary.get("windows", []):
         drifted = ", ".join(window.get("drifted_columns", [])) or "none"
         auc = window.get("performance", {}) or {}
@@ -256,7 +329,7 @@ def print_monitoring(result: dict[str, object]) -> None:
 
 
 def print_where_to_look(result: dict[str, object]) -> None:
-    console.rule("[bold]4. Trace: lineage of the served model")
+    console.rule("[bold]5. Trace: lineage of the served model")
     tether_cli(["lineage", MODEL_URI])
     console.rule("[bold]Where to look")
     console.print(f"  HTML report   {Path(str(result['html'])).absolute()}")
@@ -265,6 +338,7 @@ def print_where_to_look(result: dict[str, object]) -> None:
         f"  lineage       .venv/bin/tether lineage {MODEL_URI} [--format json]"
     )
     console.print("  runs          .venv/bin/tether runs list --experiment flights")
+    console.print(f"  deployment    .venv/bin/tether deploy status {DEPLOYMENT}")
     console.print(f"  serve         .venv/bin/tether serve {MODEL_URI} --port 8080")
     example = tether.models.get_version(MODEL_URI)
     from tether.models.loading import input_example
@@ -288,9 +362,14 @@ def main(argv: list[str] | None = None) -> int:
         built = run_build(args)
         if args.skip_serving:
             return 0
-        # Serve the version this build promoted, even if another build has
+        challenger = None if args.skip_challenger else run_challenger(args, built)
+        # Deploy the version this build promoted, even if another build has
         # moved the alias since.
-        operate_result = run_operate(args, str(built["uri"]))
+        operate_result = run_operate(
+            args,
+            str(built["uri"]),
+            str(challenger["uri"]) if challenger else None,
+        )
         print_monitoring(operate_result)
         print_where_to_look(operate_result)
     except TetherError as exc:

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 MODEL_NAME = "flight-delay"
 ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+"""The alias of a version built to be released through the deployment as a canary."""
 MODEL_TESTS = Path(__file__).with_name("model-tests.yaml")
 """The test suite that a version must pass before it becomes the champion."""
 
@@ -205,23 +207,24 @@ def register(
 
 @tether.step(cache=False)
 def promote(
-    registered: dict[str, Any], test_uri: str, min_auc: float
+    registered: dict[str, Any], test_uri: str, min_auc: float, alias: str = ALIAS
 ) -> dict[str, Any]:
-    """Run the model tests on the test split, then move ``champion`` to this version.
+    """Run the model tests on the test split, then move ``alias`` to this version.
 
     Not cached: when ``register`` comes from cache, the alias may point
-    elsewhere since, and this build's model must become the champion again;
-    the champion comparison then runs against that other version. The suite
-    is ``model-tests.yaml`` with its ROC AUC minimum set to ``min_auc``. Its
-    result is stored with the version, and ``set_alias`` refuses to move
-    ``champion`` when a required test failed.
+    elsewhere since, and this build's model must get it again; the champion
+    comparison then runs against that other version. The suite is
+    ``model-tests.yaml`` with its ROC AUC minimum set to ``min_auc``. Its
+    result is stored with the version, and ``set_alias`` raises instead of
+    moving ``champion`` when a required test failed. Other aliases, such as
+    ``challenger``, move whatever the result.
     """
     suite = load_suite(MODEL_TESTS).override("min_auc", min=min_auc)
     result = tether.models.run_tests(registered["uri"], suite, data=test_uri)
     for failed in result.failed:
         logger.warning("model test %s failed: %s", failed.name, failed.message)
-    tether.models.set_alias(registered["name"], ALIAS, registered["version"])
-    return {**registered, "tests": result.summary()}
+    tether.models.set_alias(registered["name"], alias, registered["version"])
+    return {**registered, "alias": alias, "tests": result.summary()}
 
 
 @tether.pipeline(name="flights-build", experiment="flights")
@@ -236,8 +239,9 @@ def build(
     min_auc: float = 0.65,
     min_margin: float = 0.02,
     seed: int = 0,
+    alias: str = ALIAS,
 ) -> dict[str, Any]:
-    """Take the raw tables to a registered, tested ``flight-delay`` model."""
+    """Take the raw tables to a registered, tested ``flight-delay`` model with ``alias``."""
     flights, weather, raw_versions = acquire(flights_path, weather_path)
     checked = check_quality(flights, weather)
     # Nothing is prepared or registered from data that failed its checks.
@@ -245,7 +249,7 @@ def build(
     train_part, test_part, test_uri = split(prepared, train_end, test_end)
     model = train(train_part, learning_rate, max_iter, max_leaf_nodes, seed)
     evaluation = evaluate(model, train_part, test_part, min_auc, min_margin)
-    return promote(register(model, train_part, evaluation), test_uri, min_auc)
+    return promote(register(model, train_part, evaluation), test_uri, min_auc, alias)
 
 
 def _model(

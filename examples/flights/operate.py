@@ -1,123 +1,46 @@
-"""The operate pipeline: serve the champion, send it later flights, monitor it."""
+"""The operate pipeline: deploy the champion, release a challenger, replay, monitor."""
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+import logging
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 import tether
 from flights import features
 from flights.build import ALIAS, MODEL_NAME
-from tether.errors import ServingError
+from flights.deployment import Announce, Progress, deploy_and_replay, split_batches
+from tether.deploy.paths import deployment_folder, supervisor_log
+from tether.errors import DataError
 from tether.monitoring.report import MonitoringReport
 from tether.monitoring.windows import join_labels, monitor_predictions
 
+logger = logging.getLogger(__name__)
+
 MODEL_URI = f"models:/{MODEL_NAME}@{ALIAS}"
-STARTUP_TIMEOUT_SECONDS = 60
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-Progress = Callable[[int, int], None]
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _stop_with_parent() -> None:
-    """Ask Linux to send the child SIGTERM when this process dies, even by SIGKILL.
-
-    Runs in the child between fork and exec. On other systems it does nothing,
-    and a killed demo can leave its server running.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class ServerProcess:
-    """``tether serve`` in a child process, stopped with SIGTERM like a real service."""
-
-    def __init__(self, uri: str, port: int, log_path: Path) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("w")
-        command = [
-            sys.executable,
-            "-m",
-            "tether.cli",
-            "serve",
-            uri,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        self.process = subprocess.Popen(
-            command,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-            preexec_fn=_stop_with_parent,
-        )
-
-    def wait_ready(self, client: httpx.Client) -> dict[str, Any]:
-        """Wait until ``/health`` responds; raise if the server exits first."""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServingError(
-                    f"the server exited with code {self.process.returncode}; see {self._log.name}"
-                )
-            try:
-                response = client.get(f"{self.url}/health", timeout=2)
-                if response.status_code == 200:
-                    health: dict[str, Any] = response.json()
-                    return health
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise ServingError(
-            f"the server did not respond within {STARTUP_TIMEOUT_SECONDS}s; see {self._log.name}"
-        )
-
-    def stop(self) -> int:
-        """Stop the server gracefully so that it flushes its prediction log."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return int(self.process.returncode)
+DEPLOYMENT = "flights-demo"
+"""The deployment's name; each run replaces the one an earlier run left."""
 
 
 @tether.step(cache=False)
 def serve_traffic(
     model_uri: str,
+    challenger_uri: str | None,
     start: str,
     end: str,
     batch_size: int,
-    log_dir: str,
+    deployment: str,
     progress: Progress | None = None,
+    announce: Announce | None = None,
 ) -> dict[str, Any]:
-    """Serve ``model_uri`` on a free loopback port and send it the flights of [start, end)."""
+    """Deploy ``model_uri``, release ``challenger_uri`` and replay [start, end) through the gateway.
+
+    See :func:`flights.deployment.deploy_and_replay` for the order of the
+    releases. The deployment is stopped before this step returns, so every
+    server has written its prediction log.
+    """
     flights = tether.data.load("flights-prepared")
     times = flights[features.TIME]
     traffic = flights.loc[
@@ -125,67 +48,52 @@ def serve_traffic(
     ]
     traffic = traffic[[features.KEY, features.TIME, *features.FEATURES]].copy()
     traffic[features.TIME] = traffic[features.TIME].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    server = ServerProcess(model_uri, free_port(), Path(log_dir) / "server.log")
-    started = datetime.now(UTC)
-    try:
-        with httpx.Client(timeout=60) as client:
-            health = server.wait_ready(client)
-            sent = _send_batches(client, server.url, traffic, batch_size, progress)
-    finally:
-        exit_code = server.stop()
-    summary = {
-        "rows": sent,
-        "batches": -(-sent // batch_size),
-        "started_at": started.isoformat(),
-        "model_version": health.get("model_version"),
-        "server_exit_code": exit_code,
-    }
+    if traffic.empty:
+        raise DataError(
+            f"flights-prepared has no flights scheduled from {start} to {end}; "
+            "pass a start and end that enclose some of 2013"
+        )
+    summary = deploy_and_replay(
+        deployment,
+        model_uri,
+        challenger_uri,
+        split_batches(traffic, batch_size),
+        progress=progress,
+        announce=announce,
+    )
     run = tether.active_run()
     if run is not None:
-        run.log_metrics({"rows_sent": sent})
-        run.log_artifact(Path(log_dir) / "server.log", "logs/server.log")
+        run.log_metrics({"rows_sent": summary["rows"]})
+        log = supervisor_log(deployment_folder(deployment))
+        if log.exists():
+            run.log_artifact(log, "logs/supervisor.log")
     return summary
-
-
-def _send_batches(
-    client: httpx.Client,
-    url: str,
-    traffic: pd.DataFrame,
-    batch_size: int,
-    progress: Progress | None,
-) -> int:
-    sent = 0
-    total = len(traffic)
-    for begin in range(0, total, batch_size):
-        batch = traffic.iloc[begin : begin + batch_size]
-        body = {
-            "columns": list(batch.columns),
-            "data": batch.astype(object).where(batch.notna(), None).to_numpy().tolist(),
-        }
-        response = client.post(f"{url}/predict", json=body)
-        if response.status_code != 200:
-            raise ServingError(
-                f"the server rejected batch {begin // batch_size}: "
-                f"{response.status_code} {response.text[:300]}"
-            )
-        sent += len(batch)
-        if progress is not None:
-            progress(sent, total)
-    return sent
 
 
 @tether.step(cache=False)
 def monitor(model_uri: str, traffic: dict[str, Any], report_dir: str) -> dict[str, Any]:
     """Compare each month of logged traffic with the training data; join true delays.
 
-    Only predictions logged since ``traffic["started_at"]`` are read.
+    Reads the predictions of the replay's requests (``traffic["request_prefix"]``)
+    from every version of the model, because the canary and the promoted
+    challenger served part of them. The reference is scored by
+    ``model_uri`` alone.
     """
-    since = traffic["started_at"]
     version = tether.models.get_version(model_uri)
+    logged = _replayed_predictions(version.name, str(traffic["request_prefix"]))
+    if len(logged) != traffic["rows"]:
+        logger.warning(
+            "the prediction logs contain %d rows of replay %s, but the gateway "
+            "returned predictions for %d rows",
+            len(logged),
+            traffic["request_prefix"],
+            traffic["rows"],
+        )
+    served = ", ".join(sorted(traffic["rows_by_version"]))
     test_metrics = {k.removeprefix("test."): v for k, v in version.metrics.items()}
     report = monitor_predictions(
         _scored_reference(model_uri),
-        _labelled_traffic(version.name, version.version, since),
+        _with_labels(logged),
         features=features.FEATURES,
         time_column=features.TIME,
         every="month",
@@ -194,14 +102,21 @@ def monitor(model_uri: str, traffic: dict[str, Any], report_dir: str) -> dict[st
         score_column="probability",
         reference_performance=test_metrics or None,
         reference_label="holdout (test split)",
-        title=f"{model_uri} (version {version.version}): monthly drift and performance",
+        title=f"deployment {traffic['deployment']} ({served}): monthly drift and performance",
     )
 
     folder = Path(report_dir)
     html_path = report.to_html(folder / "monitoring.html")
     json_path = report.to_json(folder / "monitoring.json")
     _log_report(report, html_path, json_path)
-    return {"html": str(html_path), "json": str(json_path), "summary": report.summary}
+    return {
+        "html": str(html_path),
+        "json": str(json_path),
+        "summary": report.summary,
+        "logged_rows": len(logged),
+        "logged_rows_by_version": _rows_by_version(logged),
+        "replay": traffic,
+    }
 
 
 def _scored_reference(model_uri: str) -> pd.DataFrame:
@@ -212,14 +127,25 @@ def _scored_reference(model_uri: str) -> pd.DataFrame:
     return reference
 
 
-def _labelled_traffic(name: str, version: int, since: str) -> pd.DataFrame:
-    """Return the predictions logged since ``since`` with the true label of each flight."""
-    logged = tether.monitoring.load_predictions(name, version)
-    recent = pd.to_datetime(logged["logged_at"], utc=True) >= pd.Timestamp(since)
+def _replayed_predictions(name: str, request_prefix: str) -> pd.DataFrame:
+    """Return the logged predictions of every version of ``name`` sent by one replay."""
+    logged = tether.monitoring.load_predictions(name)
+    if logged.empty:
+        return logged
+    replayed = logged["request_id"].astype(str).str.startswith(f"{request_prefix}-")
+    return logged.loc[replayed].reset_index(drop=True)
+
+
+def _with_labels(logged: pd.DataFrame) -> pd.DataFrame:
+    """Return the logged predictions with the true label of each flight."""
     truth = tether.data.load("flights-prepared")
-    return join_labels(
-        logged.loc[recent], truth, key=features.KEY, label=features.LABEL
-    )
+    return join_labels(logged, truth, key=features.KEY, label=features.LABEL)
+
+
+def _rows_by_version(logged: pd.DataFrame) -> dict[str, int]:
+    if logged.empty:
+        return {}
+    return {str(uri): int(n) for uri, n in logged["model_uri"].value_counts().items()}
 
 
 def _log_report(report: MonitoringReport, html_path: Path, json_path: Path) -> None:
@@ -238,12 +164,24 @@ def _log_report(report: MonitoringReport, html_path: Path, json_path: Path) -> N
 @tether.pipeline(name="flights-operate", experiment="flights")
 def operate(
     model_uri: str = MODEL_URI,
+    challenger_uri: str | None = None,
     start: str = "2013-07-01",
     end: str = "2014-01-01",
     batch_size: int = 2000,
     report_dir: str = "reports/flights",
+    deployment: str = DEPLOYMENT,
     progress: Progress | None = None,
+    announce: Announce | None = None,
 ) -> dict[str, Any]:
-    """Serve the champion, replay July to December through it, and monitor it."""
-    traffic = serve_traffic(model_uri, start, end, batch_size, report_dir, progress)
+    """Deploy the champion, release the challenger, replay July to December, monitor."""
+    traffic = serve_traffic(
+        model_uri,
+        challenger_uri,
+        start,
+        end,
+        batch_size,
+        deployment,
+        progress,
+        announce,
+    )
     return monitor(model_uri, traffic, report_dir)
