@@ -29,7 +29,7 @@ _MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 
 @dataclass
 class GcReport:
-    """What a collection removed (or would remove, on a dry run)."""
+    """The rows and files a collection removed (or would remove, on a dry run)."""
 
     purge: PurgeResult
     blobs: list[str] = field(default_factory=list)

@@ -103,6 +103,11 @@ def _print_version(version: ModelVersionRecord, test: Any) -> None:
     )
     if metrics:
         console.print(f"  metrics: {escape(metrics)}")
+    _print_test(test)
+
+
+def _print_test(test: Any) -> None:
+    """Print the summary of a version's latest test result and its failed tests."""
     if test is None:
         console.print("  tests: never run")
         return

@@ -1,4 +1,4 @@
-"""Model cards: one page per model version, generated from what the store knows.
+"""Model cards: one page per model version, generated from the store's records.
 
 A card gathers the version's record, its lineage (the runs that trained and
 registered it, their code, and the dataset versions upstream of it), its

@@ -1,9 +1,9 @@
 """A model version's folder: the flavor's files, the metadata, the input example.
 
 The folder is written to a temporary place, checked, and only then stored as
-one content-addressed folder, so a model that cannot be saved, whose example
-does not match its signature, or whose ``predict`` raises on its own example
-is never registered half-way.
+one content-addressed folder. So a model is never registered half-way when it
+cannot be saved, when its example does not match its signature, or when its
+``predict`` raises on its own example.
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def _checked_signature(
 ) -> Signature | None:
     """Return the signature, inferred from ``example`` when not given.
 
-    With an example, the example must pass the signature and a model that
-    predicts must predict on it; the output columns are inferred from those
-    predictions when the signature has none.
+    With an example, the example must pass the signature, and a model that
+    predicts must predict on it. When the signature has no outputs, they are
+    inferred from those predictions.
     """
     from tether.models.signature import Signature, enforce, infer_signature
 

@@ -1,4 +1,4 @@
-"""Which version held which alias, and when: read from the audit trail."""
+"""Alias history: the version each alias pointed at over time, from the audit trail."""
 
 from __future__ import annotations
 

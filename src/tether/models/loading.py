@@ -36,7 +36,7 @@ class LoadedModel:
     Attributes:
         estimator: The model object the flavor loaded (an estimator, a
             booster, a module, ...).
-        flavor: The flavor that loaded it and knows how to call it.
+        flavor: The flavor that loaded it, which calls it.
     """
 
     uri: str
@@ -135,7 +135,8 @@ def load(
 
     Raises:
         UntrustedModelError: the version's files can run code when loaded and
-            nobody marked it trusted, or the files hold untrusted types.
+            the version is not marked trusted, or the files hold untrusted
+            types.
         ConfigError: an unknown runtime, or ``"onnx"`` for a version without
             an ONNX file.
         DataError: a file no longer has the digest recorded at registration.

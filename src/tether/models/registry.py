@@ -3,7 +3,7 @@
 Every change is recorded in the audit trail with who made it
 (:func:`tether.config.current_user`). Moving a gated alias (``champion``)
 requires the version's latest test result to show that every required test
-passed; ``force=True`` moves it anyway and records the override.
+passed. ``force=True`` with a reason moves it anyway and records the override.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def register_model(
     """Store ``model`` and register it as the next version of ``name``.
 
     The flavor is found from the model's type unless named. With an input
-    example, the signature is inferred from it when not given, the example
-    must match the signature, and the model must predict on it; nothing is
-    registered otherwise. The version records the flavor, each file's
+    example, the signature is inferred from it when not given. The example
+    must match the signature and the model must predict on it, or nothing is
+    registered. The version records the flavor, each file's
     digest, the Python version and package pins it needs, and the run that
     made it.
 

@@ -3,7 +3,7 @@
 Deleting a run or a model version only marks it. Purging removes the rows of
 marked entities that nothing alive still needs: a marked run stays while a
 live run, dataset version or model version refers to it. The digests that the
-remaining rows mention are what keeps a blob alive; to err on the side of
+remaining rows mention are what keeps a blob alive. To err on the side of
 keeping data, every 64-hex-digit text anywhere in a text or JSON column counts.
 """
 
@@ -45,7 +45,7 @@ _RUN_TABLES = (
 
 @dataclass
 class PurgeResult:
-    """What a purge removed, or would remove on a dry run, and what it kept.
+    """The rows a purge removed (or would remove, on a dry run) and the runs it kept.
 
     Attributes:
         kept_runs: Marked runs that stay, with the reason.

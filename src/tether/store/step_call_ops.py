@@ -16,7 +16,7 @@ from tether.store.transactions import write
 
 @dataclass(frozen=True)
 class StepCallRecord:
-    """What a step run recorded about its call.
+    """The record a step run keeps of its call.
 
     Attributes:
         run_id: The step run.

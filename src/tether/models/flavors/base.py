@@ -1,4 +1,4 @@
-"""What a model flavor is: how one kind of model is saved, loaded and called.
+"""The model flavor interface: how one kind of model is saved, loaded and called.
 
 A flavor writes a model's files into a folder, which the registry stores as
 one content-addressed folder with the signature and the input example. It
