@@ -22,7 +22,11 @@ import numpy as np
 import pandas as pd
 
 from tether.errors import SchemaError
-from tether.models.signature_arrays import convert_values
+from tether.models.signature_arrays import (
+    convert_frame_values,
+    convert_values,
+    json_values_array,
+)
 from tether.models.signature_columns import (
     convert_column,
     dtype_kind,
@@ -602,6 +606,36 @@ def enforce(
         spec.name: convert_column(spec, data[by_name[spec.name]]) for spec in columns
     }
     return pd.DataFrame(converted, index=data.index)
+
+
+def enforce_json_columns(
+    signature: Signature, columns: Mapping[str, Sequence[Any]], rows: int
+) -> pd.DataFrame:
+    """Convert columns of JSON values to the frame that :func:`enforce` returns.
+
+    The result, and any error message, is that of ``enforce`` on a frame
+    with a ``RangeIndex`` whose columns are
+    :func:`~tether.models.signature_arrays.json_values_array` of the lists,
+    as the scoring server parses JSON bodies. Valid columns skip that frame
+    (see :func:`~tether.models.signature_arrays.convert_frame_values`).
+
+    Args:
+        signature: The model's signature.
+        columns: Column name to its values, one per row, as JSON typed them.
+        rows: Number of rows, the length of every list.
+    """
+    index = pd.RangeIndex(rows)
+    if signature.inputs_are_tensors:
+        raw = {name: json_values_array(values) for name, values in columns.items()}
+        return enforce(signature, pd.DataFrame(raw, index=index))
+    specs = [spec for spec in signature.inputs if isinstance(spec, ColumnSpec)]
+    by_name = {str(name): name for name in columns}
+    _check_required(signature, by_name)
+    converted = {
+        spec.name: convert_frame_values(spec, columns[by_name[spec.name]])
+        for spec in specs
+    }
+    return pd.DataFrame(converted, index=index)
 
 
 def _enforce_arrays(

@@ -4,7 +4,9 @@ The scoring server's ONNX runtime parses a JSON body into one list of values
 per column and needs one NumPy array per input. :func:`convert_values`
 converts a list with the rules of
 :func:`tether.models.signature_columns.convert_column` and returns a NumPy
-array in place of a pandas array.
+array in place of a pandas array. :func:`convert_frame_values` returns
+the pandas array that ``convert_column`` returns, so the native runtime
+builds its enforced frame from the JSON lists without a frame of raw values.
 
 Only lists whose values are all valid take the fast path, which uses NumPy
 alone. Every other input, and every list that breaks a rule, goes through
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tether.models.signature_columns import convert_column
+from tether.models.signature_columns import STRING_DTYPE, convert_column
 
 if TYPE_CHECKING:
     from tether.models.signature import ColumnSpec
@@ -72,6 +74,55 @@ def convert_values(spec: ColumnSpec, values: Sequence[Any]) -> np.ndarray:
     column = pd.Series(json_values_array(values))
     result: np.ndarray = numpy_values(convert_column(spec, column))
     return result
+
+
+def convert_frame_values(spec: ColumnSpec, values: Sequence[Any]) -> Any:
+    """Convert one column of JSON values to the array that ``convert_column`` returns.
+
+    The result equals ``convert_column(spec, pd.Series(json_values_array(values)))``,
+    error messages included, but a list whose values are all valid skips
+    the Series and takes the NumPy fast path of :func:`convert_values`.
+    """
+    if isinstance(values, list):
+        fast = _fast_path(spec, values)
+        if fast is not None:
+            return _frame_array(spec, fast)
+    return convert_column(spec, pd.Series(json_values_array(values)))
+
+
+def _frame_array(spec: ColumnSpec, values: np.ndarray) -> Any:
+    """Return a fast-path result in the form that ``convert_column`` returns.
+
+    ``values`` holds only valid values, and None at null positions when
+    the array is an object array.
+    """
+    if spec.type == "float":
+        return values
+    missing = _missing(values)
+    if spec.type == "integer":
+        if not spec.nullable:
+            return values
+        numbers = np.where(missing, 0, values).astype(np.int64)
+        return pd.arrays.IntegerArray(numbers, missing)
+    if spec.type == "boolean":
+        if not spec.nullable:
+            return values
+        flags = np.where(missing, False, values).astype(bool)
+        return pd.arrays.BooleanArray(flags, missing)
+    if spec.type == "string":
+        return pd.array(values.astype(object), dtype=STRING_DTYPE)
+    levels = list(spec.levels or ())
+    codes = pd.Index(levels, dtype=object).get_indexer(
+        pd.Index(values.astype(object), dtype=object)
+    )
+    dtype = pd.CategoricalDtype(levels, ordered=spec.ordered)
+    return pd.Categorical.from_codes(codes, dtype=dtype)
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((value is None for value in values), bool, len(values))
 
 
 def numpy_values(converted: Any) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 Both scoring routes parse the whole batch at once, enforce the signature
 once and call the model once (twice with probabilities on the native
-runtime: ``predict`` and ``predict_proba``). A model that scores NumPy
-columns (the ONNX runtime, see :class:`~tether.serving.served_model.ServingModel`)
-gets the JSON columns as arrays, and no DataFrame is built. CSV bodies and
-``dataframe_split`` bodies with an ``index`` take the frame path on every
-runtime.
+runtime: ``predict`` and ``predict_proba``). A JSON body is parsed into one
+list of values per column. A model that scores NumPy columns (the ONNX
+runtime, see :class:`~tether.serving.served_model.ServingModel`) gets them
+as arrays, and no DataFrame is built. On the native runtime the lists are
+converted straight into the enforced frame, the only frame of the request.
+CSV bodies and ``dataframe_split`` bodies with an ``index`` are parsed into
+a frame first, on every runtime.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import pandas as pd
 from fastapi import Response
 
 from tether.errors import DataError, SchemaError, ServingError
-from tether.models.signature import Signature, enforce, extra_columns
+from tether.models.signature import (
+    Signature,
+    enforce,
+    enforce_json_columns,
+    extra_columns,
+)
+from tether.models.signature_arrays import json_values_array
 from tether.serving.metrics import ServingMetrics
 from tether.serving.payloads import (
     EmptyBatchError,
@@ -32,7 +40,6 @@ from tether.serving.payloads import (
     is_csv,
     parse_invocations,
     parse_invocations_columns,
-    parse_predict,
     parse_predict_columns,
 )
 from tether.serving.prediction_log import PredictionLogger
@@ -109,9 +116,31 @@ class Call:
 
 @dataclass(frozen=True)
 class _Scored:
-    inputs: pd.DataFrame | Mapping[str, Any]
+    """The outputs of one request and what the prediction log needs of its inputs.
+
+    Attributes:
+        enforced: The model's input: an enforced frame, or enforced arrays.
+        extras: The ignored columns the client sent, by name. A callable
+            builds them, because only the prediction log reads them.
+        outputs: Output name to its values.
+        ignored: Names of the columns that the signature does not declare.
+    """
+
+    enforced: pd.DataFrame | Mapping[str, Any]
+    extras: Callable[[], Mapping[str, Any]]
     outputs: dict[str, np.ndarray]
     ignored: list[str]
+
+    def logged_inputs(self) -> pd.DataFrame | dict[str, Any]:
+        """Return the enforced inputs and the ignored columns, as the log stores them."""
+        extras = self.extras() if self.ignored else {}
+        if not isinstance(self.enforced, pd.DataFrame):
+            return {**self.enforced, **extras}
+        inputs = self.enforced.reset_index(drop=True)
+        if not extras:
+            return inputs
+        extra_frame = pd.DataFrame(dict(extras), index=inputs.index)
+        return pd.concat([inputs, extra_frame], axis=1)
 
 
 class Scorer:
@@ -165,14 +194,10 @@ class Scorer:
     ) -> ParsedColumns | pd.DataFrame:
         signature = self.model.signature
         if with_probabilities:
-            if not self._scores_arrays:
-                return parse_predict(call.body, call.content_type)
             parsed = parse_predict_columns(call.body, call.content_type)
+        elif is_csv(call.content_type):
+            return parse_invocations(call.body, call.content_type, signature=signature)
         else:
-            if not self._scores_arrays or is_csv(call.content_type):
-                return parse_invocations(
-                    call.body, call.content_type, signature=signature
-                )
             parsed = parse_invocations_columns(
                 call.body, call.content_type, signature=signature
             )
@@ -188,8 +213,14 @@ class Scorer:
             frame = enforce(signature, parsed)
             outputs = self._predict_frame(frame, with_probabilities)
             ignored = extra_columns(signature, parsed)
-            return _Scored(_logged_frame(frame, parsed, ignored), outputs, ignored)
-        arrays = enforce(signature, parsed.columns, arrays=True)
+            return _Scored(frame, _frame_extras(parsed, ignored), outputs, ignored)
+        columns = parsed.columns
+        ignored = extra_columns(signature, columns)
+        if not self._scores_arrays:
+            frame = enforce_json_columns(signature, columns, parsed.rows)
+            outputs = self._predict_frame(frame, with_probabilities)
+            return _Scored(frame, _json_extras(columns, ignored), outputs, ignored)
+        arrays = enforce(signature, columns, arrays=True)
         predict_arrays: Callable[..., Any] = self.model.predict_arrays  # type: ignore[attr-defined]
         predictions, probabilities = predict_arrays(
             arrays, with_probabilities=with_probabilities
@@ -197,11 +228,11 @@ class Scorer:
         outputs = {"prediction": np.asarray(predictions)}
         if probabilities is not None:
             outputs["probability"] = _reported_probabilities(probabilities)
-        ignored = extra_columns(signature, parsed.columns)
-        logged: dict[str, Any] = dict(arrays)
-        for name in ignored:
-            logged[name] = parsed.columns[name]
-        return _Scored(logged, outputs, ignored)
+
+        def raw_extras() -> dict[str, Any]:
+            return {name: columns[name] for name in ignored}
+
+        return _Scored(dict(arrays), raw_extras, outputs, ignored)
 
     def _predict_frame(
         self, frame: pd.DataFrame, with_probabilities: bool
@@ -232,7 +263,7 @@ class Scorer:
             return
         try:
             self._prediction_logger.log(
-                request_id, scored.inputs, scored.outputs, latency_ms
+                request_id, scored.logged_inputs(), scored.outputs, latency_ms
             )
         except (ServingError, DataError):
             logger.exception("failed to log predictions of request %s", request_id)
@@ -256,15 +287,28 @@ class Scorer:
         return error_response(500, message, None, call.request_id)
 
 
-def _logged_frame(
-    frame: pd.DataFrame, raw: pd.DataFrame, ignored: list[str]
-) -> pd.DataFrame:
-    """Return the enforced inputs and the ignored columns, as the log stores them."""
-    inputs = frame.reset_index(drop=True)
-    if ignored:
-        extras = raw[[label for label in raw.columns if str(label) in ignored]]
-        inputs = pd.concat([inputs, extras.reset_index(drop=True)], axis=1)
-    return inputs
+def _frame_extras(
+    raw: pd.DataFrame, ignored: list[str]
+) -> Callable[[], dict[str, Any]]:
+    def extras() -> dict[str, Any]:
+        return {
+            str(label): raw[label].array
+            for label in raw.columns
+            if str(label) in ignored
+        }
+
+    return extras
+
+
+def _json_extras(
+    columns: Mapping[str, list[Any]], ignored: list[str]
+) -> Callable[[], dict[str, Any]]:
+    """Type the ignored JSON columns as the frame of a JSON body would type them."""
+
+    def extras() -> dict[str, Any]:
+        return {name: json_values_array(columns[name]) for name in ignored}
+
+    return extras
 
 
 def _reported_probabilities(probabilities: np.ndarray) -> np.ndarray:
