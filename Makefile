@@ -1,4 +1,5 @@
 # Two entry points: `make demo` runs the flights example, `make test` the test suite.
+# `make test-slow` runs the soak tests (several minutes), which `make test` leaves out.
 # Both create .venv on first use; nothing else needs to be installed by hand.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+# TETHER_SOAK_SECONDS sets the load duration of each soak test (default 180).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m soak $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(ARGS)
