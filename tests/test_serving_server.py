@@ -401,3 +401,20 @@ def test_hour_model_over_real_socket(
         response = client.post("/predict", content=BODY)
 
     assert response.json()["predictions"] == expected.tolist()
+
+
+def test_stale_metrics_folders_removed(tmp_path: Path) -> None:
+    from tether.serving.server import remove_stale_metrics_folders
+
+    probe = subprocess.Popen([sys.executable, "-c", "pass"])
+    probe.wait()
+    dead = tmp_path / f"tether-metrics-{probe.pid}-abc"
+    alive = tmp_path / f"tether-metrics-{os.getpid()}-def"
+    unnamed = tmp_path / "tether-metrics-xyz"
+    for folder in (dead, alive, unnamed):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"x")
+    assert remove_stale_metrics_folders(str(tmp_path)) == [str(dead)]
+    assert not dead.exists()
+    assert alive.exists()
+    assert unnamed.exists()

@@ -215,10 +215,44 @@ def _check_options(workers: int, timeout_seconds: float, max_body_bytes: int) ->
             )
 
 
+METRICS_PREFIX = "tether-metrics-"
+
+
+def remove_stale_metrics_folders(root: str | None = None) -> list[str]:
+    """Remove metrics folders left by servers that died without cleaning up.
+
+    A folder is named after the process that created it
+    (``tether-metrics-PID-…``), so one whose process is gone can go. A server
+    killed with SIGKILL cannot remove its own folder.
+
+    Returns:
+        The folders removed.
+    """
+    removed = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):
+        pid_text = folder.name.removeprefix(METRICS_PREFIX).partition("-")[0]
+        if not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def _worker_environment(settings: WorkerSettings) -> Iterator[None]:
     """Set the workers' settings and a fresh metrics folder; restore both after."""
-    metrics_dir = tempfile.mkdtemp(prefix="tether-metrics-")
+    remove_stale_metrics_folders()
+    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     saved = {name: os.environ.get(name) for name in (SETTINGS_ENV, MULTIPROC_DIR_ENV)}
     os.environ[SETTINGS_ENV] = settings.to_json()
     os.environ[MULTIPROC_DIR_ENV] = metrics_dir
