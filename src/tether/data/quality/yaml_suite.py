@@ -44,6 +44,7 @@ from tether.data.quality.table_checks import (
 )
 from tether.errors import ConfigError
 from tether.output_files import write_text
+from tether.yaml_lines import KeyPath, line_of, parse_with_lines
 
 CHECK_TYPES: dict[str, type[Check]] = {
     cls.KIND: cls
@@ -64,8 +65,6 @@ CHECK_TYPES: dict[str, type[Check]] = {
 
 SUITE_KEYS = ("name", "description", "reference", "checks")
 COMMON_FIELDS = ("severity", "description")
-
-Path_ = tuple[str | int, ...]
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -103,7 +102,7 @@ def parse_suite(text: str, *, source: str = "<yaml>", default_name: str = "") ->
     Raises:
         ConfigError: As :func:`load_suite`.
     """
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_with_lines(text, source, noun="field")
     return _Reader(source, lines).suite(data, default_name)
 
 
@@ -162,69 +161,15 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
 _SuiteDumper.add_representer(list, _represent_list)
 
 
-def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context or "syntax error"
-        raise ConfigError(
-            f"{source}{where}: invalid YAML: {problem}; fix the syntax "
-            "(indent nested fields, and quote values that contain ': ' or '#')",
-            setting="suite",
-            value=source,
-        ) from error
-    except yaml.YAMLError as error:
-        raise ConfigError(
-            f"{source}: invalid YAML: {error}", setting="suite", value=source
-        ) from error
-    finally:
-        loader.dispose()
-    lines: dict[Path_, int] = {}
-    if node is not None:
-        _collect_lines(node, (), lines, source)
-    return data, lines
-
-
-def _collect_lines(
-    node: yaml.Node, path: Path_, lines: dict[Path_, int], source: str
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(
-                    f"{source}, line {line}: field {key!r} appears twice (first on "
-                    f"line {seen[key]}); keep one of them",
-                    setting=str(key),
-                )
-            seen[key] = line
-            _collect_lines(value_node, (*path, key), lines, source)
-            lines[(*path, key)] = line
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _collect_lines(item, (*path, index), lines, source)
-
-
 class _Reader:
     """Turns the parsed YAML into a suite, naming the line of every problem."""
 
-    def __init__(self, source: str, lines: dict[Path_, int]) -> None:
+    def __init__(self, source: str, lines: dict[KeyPath, int]) -> None:
         self.source = source
         self.lines = lines
 
     def where(self, *path: str | int) -> str:
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return f"{self.source}, line {line}"
-        return self.source
+        return line_of(self.lines, self.source, *path)
 
     def suite(self, data: Any, default_name: str) -> Suite:
         if not isinstance(data, Mapping):
@@ -259,7 +204,7 @@ class _Reader:
         return Suite(name=name, checks=built, description=str(description))
 
     def check(self, index: int, item: Any, reference: Any) -> Check:
-        path: Path_ = ("checks", index)
+        path: KeyPath = ("checks", index)
         label = f"check {index + 1}"
         if not isinstance(item, Mapping) or "check" not in item:
             raise ConfigError(
@@ -292,7 +237,7 @@ class _Reader:
             return cls(**fields)
         except (ConfigError, TypeError) as error:
             setting = getattr(error, "setting", None)
-            at: Path_ = (
+            at: KeyPath = (
                 (*path, setting)
                 if isinstance(setting, str) and setting in fields
                 else path
@@ -305,7 +250,7 @@ class _Reader:
             ) from error
 
     def _require(
-        self, cls: type[Check], fields: Mapping[str, Any], label: str, path: Path_
+        self, cls: type[Check], fields: Mapping[str, Any], label: str, path: KeyPath
     ) -> None:
         required = [
             item.name
@@ -324,7 +269,7 @@ class _Reader:
             )
 
     def _unknown(
-        self, problem: str, value: Any, known: tuple[str, ...], path: Path_
+        self, problem: str, value: Any, known: tuple[str, ...], path: KeyPath
     ) -> ConfigError:
         close = difflib.get_close_matches(str(value), known, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""

@@ -25,17 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tether.errors import ConfigError
 from tether.models.testing.base import ModelTest, Origin
 from tether.models.testing.kinds import TEST_KINDS
 from tether.models.testing.suite import Suite
+from tether.yaml_lines import KeyPath, line_of, parse_with_lines
 
 SUITE_KEYS = ("name", "description", "dataset", "label", "tests")
 COMMON_KEYS = ("name", "kind", "required", "dataset")
-
-KeyPath = tuple[str | int, ...]
 
 
 def load_suite(path: str | Path) -> Suite:
@@ -72,59 +69,8 @@ def parse_suite(text: str, *, source: str = "<yaml>", default_name: str = "") ->
     Raises:
         ConfigError: as :func:`load_suite`.
     """
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_with_lines(text, source, noun="key")
     return _Reader(source, lines).suite(data, default_name)
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
-    """Parse YAML and return the data and the line of every key and item."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = error.problem or error.context or "syntax error"
-        raise ConfigError(
-            f"{source}{where}: invalid YAML: {problem}; fix the syntax (indent "
-            "nested keys, and quote values that contain ': ' or '#')",
-            setting="suite",
-            value=source,
-        ) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(
-            f"{source}: invalid YAML: {error}", setting="suite", value=source
-        ) from None
-    finally:
-        loader.dispose()
-    lines: dict[KeyPath, int] = {}
-    if node is not None:
-        _collect_lines(node, (), lines, source)
-    return data, lines
-
-
-def _collect_lines(
-    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str
-) -> None:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise ConfigError(
-                    f"{source}, line {line}: key {key!r} appears twice (first on "
-                    f"line {seen[key]}); keep one of them",
-                    setting=str(key),
-                )
-            seen[key] = line
-            _collect_lines(value_node, (*path, key), lines, source)
-            lines[(*path, key)] = line
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _collect_lines(item, (*path, index), lines, source)
 
 
 class _Reader:
@@ -135,11 +81,7 @@ class _Reader:
         self.lines = lines
 
     def where(self, *path: str | int) -> str:
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return f"{self.source}, line {line}"
-        return self.source
+        return line_of(self.lines, self.source, *path)
 
     def origin(self, *path: str | int) -> Origin:
         """Return the origin of the mapping at ``path``, with the line of each key."""
