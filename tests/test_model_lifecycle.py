@@ -149,7 +149,8 @@ def test_card_gathers_tests_history_and_signature(two_versions: Path) -> None:
     assert "| champion |" in markdown
     html = card.to_html()
     assert html.startswith("<!doctype html>")
-    assert "<script" not in html and "http" not in html
+    assert "<script" not in html
+    assert "http" not in html
     assert "<td>fits</td>" in html
 
 

@@ -427,7 +427,7 @@ ATTACH_ERRORS = [
             max: 1.0
         """,
         "suite.yaml, line 6: test 'error' (metric): rmse is a regressor metric, but "
-        "the label column 'region' holds text; use one of accuracy, f1, roc_auc, "
+        "the label column 'region' contains text; use one of accuracy, f1, roc_auc, "
         "log_loss for a classifier",
     ),
     (

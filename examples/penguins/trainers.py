@@ -77,7 +77,7 @@ def train_pytorch(train: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
 
 
 def train_python(train: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
-    """A nearest-centroid rule as a plain Python object, stored with cloudpickle."""
+    """Fit a nearest-centroid rule, a plain Python object stored with cloudpickle."""
     import cloudpickle
 
     import penguins.trainers as this_module

@@ -1,9 +1,9 @@
 """Promote, roll back and test a running deployment.
 
 A promotion or rollback adds a revision that the supervisor applies with no
-failed request: the version that takes over is running and ready before the
-gateway switches to it, and the version that leaves is stopped only after
-its requests in flight got their responses. A promotion runs the application
+failed request. The version that takes over is running and ready before the
+gateway switches to it. The version that leaves is stopped only after its
+requests in flight got their responses. A promotion runs the application
 tests first and fails without a switch when one fails. A rollback runs no
 tests, because it restores a version that served before and a failing
 load budget must not block the way back.

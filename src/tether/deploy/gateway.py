@@ -9,7 +9,7 @@ primary is available, 503 before. Responses carry two headers:
 (``primary`` or ``canary``).
 
 The routing in effect is one :class:`RouteTable`, replaced by a single
-assignment in the event loop, so each request sees either the old table or
+assignment in the event loop, so each request is routed by either the old table or
 the new one. A request counts as in flight on its backend from the moment it
 picks the table until the backend responds, which lets the supervisor wait
 for those requests before it stops a server the new table no longer uses.

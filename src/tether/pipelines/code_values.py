@@ -3,7 +3,7 @@
 A step that reads ``FEATURES = ["a", "b"]`` must run again when the list
 changes, so the key contains a digest of a description of each module-level
 value the step reads. The description of a value must be the same in every
-process that builds it: it holds no memory address and no hash order.
+process that builds it, so it contains no memory address and no hash order.
 """
 
 from __future__ import annotations

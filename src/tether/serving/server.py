@@ -73,7 +73,7 @@ def check_port(host: str, port: int) -> None:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What each worker needs to build its app, passed as JSON in ``TETHER_SERVE_SETTINGS``.
+    """The settings each worker builds its app from, passed as JSON in ``TETHER_SERVE_SETTINGS``.
 
     Attributes:
         uri: The URI the server was started with, or the version URI of a

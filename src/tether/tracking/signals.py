@@ -6,8 +6,8 @@ RUNNING. With it, SIGTERM raises :class:`Terminated` in the main thread, the
 active runs end as KILLED after flushing, and the process then exits.
 
 Worker processes of a pool call :func:`keep_default_sigterm` instead. The
-pool ends them with SIGTERM when it breaks because a worker died, and they
-should then exit at once and quietly; the driver records their runs.
+pool ends them with SIGTERM when it breaks because a worker died. They then
+exit at once and quietly, because the driver records their runs.
 """
 
 from __future__ import annotations

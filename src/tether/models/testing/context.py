@@ -69,7 +69,7 @@ class DataSource:
         return column_names(self._records[key])
 
     def is_numeric(self, key: str, column: str) -> bool:
-        """Return whether ``column`` of the data at ``key`` holds numbers (or booleans)."""
+        """Return whether ``column`` of the data at ``key`` contains numbers (or booleans)."""
         if key in self._frames:
             from pandas.api.types import is_numeric_dtype
 

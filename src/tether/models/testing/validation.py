@@ -76,7 +76,7 @@ def _check_test(
 def _check_metric_task(
     test: ModelTest, label: str | None, key: str, source: DataSource
 ) -> None:
-    """Reject a regressor metric on a label column that holds text."""
+    """Reject a regressor metric on a label column that contains text."""
     spec = METRICS.get(str(getattr(test, "metric", "")))
     if spec is None or spec.task != "regression" or label is None:
         return
@@ -85,7 +85,7 @@ def _check_metric_task(
         raise test.error(
             "metric",
             f"{spec.name} is a regressor metric, but the label column {label!r} "
-            f"holds text; use one of {classifier} for a classifier",
+            f"contains text; use one of {classifier} for a classifier",
             value=spec.name,
         )
 
