@@ -1,9 +1,10 @@
 """Parse, check, score and log one request body, on a worker thread.
 
 Both scoring routes parse the whole batch at once, enforce the signature
-once and call the model once (twice with probabilities on the native
-runtime: ``predict`` and ``predict_proba``). A JSON body is parsed into one
-list of values per column. A model that scores NumPy columns (the ONNX
+once and call the model once: with probabilities on the native runtime,
+through the flavor's ``predict_with_proba``, which runs a forest's trees
+once for both. A JSON body is parsed into one list of values per column.
+A model that scores NumPy columns (the ONNX
 runtime, see :class:`~tether.serving.served_model.ServingModel`) gets them
 as arrays, and no DataFrame is built. On the native runtime the lists are
 converted straight into the enforced frame, the only frame of the request.
@@ -237,11 +238,17 @@ class Scorer:
     def _predict_frame(
         self, frame: pd.DataFrame, with_probabilities: bool
     ) -> dict[str, np.ndarray]:
-        outputs = {"prediction": np.asarray(self.model.predict(frame))}
-        if with_probabilities:
+        if not with_probabilities:
+            return {"prediction": np.asarray(self.model.predict(frame))}
+        both = getattr(self.model, "predict_with_proba", None)
+        if both is None:
+            predictions = self.model.predict(frame)
             probabilities = self.model.predict_proba(frame)
-            if probabilities is not None:
-                outputs["probability"] = _reported_probabilities(probabilities)
+        else:
+            predictions, probabilities = both(frame)
+        outputs = {"prediction": np.asarray(predictions)}
+        if probabilities is not None:
+            outputs["probability"] = _reported_probabilities(probabilities)
         return outputs
 
     def _content(

@@ -54,6 +54,12 @@ class ServingModel:
         """Return class probabilities, one column per class, or None."""
         return self._loaded.flavor.predict_proba(self._loaded.estimator, frame)
 
+    def predict_with_proba(
+        self, frame: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the predictions and the probabilities (or None) together."""
+        return self._loaded.flavor.predict_with_proba(self._loaded.estimator, frame)
+
     @property
     def scores_arrays(self) -> bool:
         """Whether :meth:`predict_arrays` works, which needs the ONNX runtime."""

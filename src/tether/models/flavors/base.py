@@ -139,6 +139,15 @@ class Flavor(ABC):
         probabilities = model.predict_proba(frame)
         return None if probabilities is None else np.asarray(probabilities)
 
+    def predict_with_proba(
+        self, model: Any, frame: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the predictions and the class probabilities (or None) together.
+
+        Flavors whose models derive both from one pass override this.
+        """
+        return self.predict(model, frame), self.predict_proba(model, frame)
+
     def requirements(self) -> list[str]:
         """Return ``package==version`` pins of the installed ``packages``."""
         return installed_pins(self.packages)

@@ -7,6 +7,9 @@ classes such as ``range``. Builtin functions such as ``exec`` and ``eval``
 are not, because a model that contains one can run code when it predicts. Any
 other type must be listed by the caller, and the error names each one.
 
+Trees and forests are scored through ``sklearn_forests``, which gives the
+estimator's own outputs without its per-tree overhead.
+
 With the option ``onnx=True`` (``register_model(..., onnx=True)``) the flavor
 also stores ``model.onnx``, converted by skl2onnx and checked against
 scikit-learn on the input example (see ``tether.models.flavors.onnx``).
@@ -26,8 +29,10 @@ from tether.models.flavors.skops_import import import_skops_io
 from tether.models.flavors.tree_checks import check_trees
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
+    from tether.models.flavors.sklearn_forests import ForestScorer
     from tether.models.signature import Signature
 
 MODEL_FILE = "model.skops"
@@ -171,3 +176,29 @@ class SklearnFlavor(Flavor):
         return loads_estimator(
             files.read(meta.get("file", MODEL_FILE)), trusted=trusted
         )
+
+    def predict(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+        scorer = _scorer(model)
+        if scorer is None:
+            return super().predict(model, frame)
+        return scorer.predict(frame)
+
+    def predict_proba(self, model: Any, frame: pd.DataFrame) -> np.ndarray | None:
+        scorer = _scorer(model)
+        if scorer is None or not scorer.classifier:
+            return super().predict_proba(model, frame)
+        return scorer.predict_proba(frame)
+
+    def predict_with_proba(
+        self, model: Any, frame: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        scorer = _scorer(model)
+        if scorer is None or not scorer.classifier:
+            return super().predict_with_proba(model, frame)
+        return scorer.predict_with_proba(frame)
+
+
+def _scorer(model: Any) -> ForestScorer | None:
+    from tether.models.flavors.sklearn_forests import forest_scorer
+
+    return forest_scorer(model)

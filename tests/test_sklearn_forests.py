@@ -1,0 +1,174 @@
+"""The direct tree scorer returns exactly what scikit-learn returns, or defers to it."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+from tether.models.flavors.sklearn import SklearnFlavor
+from tether.models.flavors.sklearn_forests import ForestScorer, forest_scorer
+
+
+def _cancer() -> tuple[pd.DataFrame, np.ndarray]:
+    data = load_breast_cancer(as_frame=True)
+    return data.data, data.target.to_numpy()
+
+
+def _iris_named() -> tuple[pd.DataFrame, np.ndarray]:
+    data = load_iris(as_frame=True)
+    names = np.array(["setosa", "versicolor", "virginica"])
+    return data.data, names[data.target.to_numpy()]
+
+
+CLASSIFIERS = [
+    RandomForestClassifier(n_estimators=25, random_state=0),
+    ExtraTreesClassifier(n_estimators=25, random_state=1),
+    RandomForestClassifier(n_estimators=10, class_weight="balanced", random_state=2),
+    DecisionTreeClassifier(random_state=0),
+    DecisionTreeClassifier(max_depth=2, random_state=0),
+]
+
+
+@pytest.mark.parametrize("model", CLASSIFIERS, ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize("data", [_cancer, _iris_named], ids=["binary", "three"])
+def test_classifier_outputs_are_bitwise_equal(model: Any, data: Any) -> None:
+    frame, target = data()
+    model.fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None and scorer.classifier
+    rows = pd.concat([frame, frame.iloc[::-1]], ignore_index=True)
+    probabilities = scorer.predict_proba(rows)
+    assert probabilities.dtype == np.float64
+    assert np.array_equal(probabilities, model.predict_proba(rows))
+    assert np.array_equal(scorer.predict(rows), model.predict(rows))
+    predictions, together = scorer.predict_with_proba(rows)
+    assert np.array_equal(predictions, model.predict(rows))
+    assert np.array_equal(together, model.predict_proba(rows))
+    single = rows.iloc[[7]]
+    assert np.array_equal(scorer.predict_proba(single), model.predict_proba(single))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        RandomForestRegressor(n_estimators=20, random_state=0),
+        ExtraTreesRegressor(n_estimators=20, random_state=0),
+        DecisionTreeRegressor(random_state=0),
+    ],
+    ids=lambda m: type(m).__name__,
+)
+def test_regressor_outputs_are_bitwise_equal(model: Any) -> None:
+    data = load_diabetes(as_frame=True)
+    model.fit(data.data, data.target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None and not scorer.classifier
+    result = scorer.predict(data.data)
+    assert result.shape == (len(data.data),)
+    assert np.array_equal(result, model.predict(data.data))
+
+
+def test_integer_and_boolean_columns_convert_as_scikit_learn_does() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "count": rng.integers(0, 2**40, 400),
+            "flag": rng.integers(0, 2, 400).astype(bool),
+            "score": rng.normal(size=400),
+        }
+    )
+    target = (frame["score"] + frame["flag"] > 0.5).to_numpy()
+    model = RandomForestClassifier(n_estimators=15, random_state=0).fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    assert np.array_equal(scorer.predict_proba(frame), model.predict_proba(frame))
+    assert np.array_equal(scorer.predict(frame), model.predict(frame))
+
+
+def test_missing_values_go_to_the_estimator() -> None:
+    frame, target = _cancer()
+    holes = frame.copy()
+    holes.iloc[::5, 3] = np.nan
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(holes, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    assert np.array_equal(scorer.predict_proba(holes), model.predict_proba(holes))
+
+
+def test_infinity_raises_the_estimators_own_error() -> None:
+    frame, target = _cancer()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    bad = frame.iloc[:3].copy()
+    bad.iloc[1, 0] = 1e300  # finite as float64, infinite as float32
+    # scikit-learn's own conversion warns about the overflow before it raises.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="infinity or a value too large"):
+            scorer.predict(bad)
+
+
+def test_reordered_columns_raise_the_estimators_own_error() -> None:
+    frame, target = _cancer()
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    reordered = frame[list(reversed(frame.columns))]
+    with pytest.raises(ValueError, match="feature names"):
+        scorer.predict_proba(reordered)
+
+
+def test_unsupported_estimators_get_no_scorer() -> None:
+    frame, target = _cancer()
+
+    class Custom(RandomForestClassifier):
+        pass
+
+    assert ForestScorer.build(RandomForestClassifier()) is None  # not fitted
+    assert ForestScorer.build(Custom(n_estimators=3).fit(frame, target)) is None
+    boosted = GradientBoostingClassifier(n_estimators=3).fit(frame, target)
+    assert ForestScorer.build(boosted) is None
+    two_outputs = np.column_stack([target, 1 - target])
+    multi = RandomForestClassifier(n_estimators=3).fit(frame, two_outputs)
+    assert ForestScorer.build(multi) is None
+    unnamed = RandomForestClassifier(n_estimators=3).fit(frame.to_numpy(), target)
+    assert ForestScorer.build(unnamed) is None
+
+
+def test_flavor_uses_one_cached_scorer_and_matches_scikit_learn() -> None:
+    frame, target = _cancer()
+    model = RandomForestClassifier(n_estimators=8, random_state=0).fit(frame, target)
+    assert forest_scorer(model) is forest_scorer(model)
+    flavor = SklearnFlavor()
+    predictions, probabilities = flavor.predict_with_proba(model, frame)
+    assert np.array_equal(predictions, model.predict(frame))
+    assert probabilities is not None
+    assert np.array_equal(probabilities, model.predict_proba(frame))
+    regressor = RandomForestRegressor(n_estimators=4, random_state=0)
+    regressor.fit(frame, target.astype(float))
+    values, none = flavor.predict_with_proba(regressor, frame)
+    assert none is None
+    assert np.array_equal(values, regressor.predict(frame))
+
+
+def test_direct_path_raises_no_warning() -> None:
+    frame, target = _cancer()
+    model = RandomForestClassifier(n_estimators=4, random_state=0).fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scorer.predict_proba(frame.iloc[:1])
