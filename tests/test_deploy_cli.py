@@ -516,3 +516,56 @@ def test_killed_supervisor_leaves_no_server(
     assert main(["deploy", "stop", name]) == 0
     assert "(supervisor not running)" in capsys.readouterr().out
     assert status_of(capsys, name)["status"] == "stopped"
+
+
+def test_route_adds_ramps_and_removes_a_canary(
+    home: Path, deployments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "ramp"
+    port = free_port()
+    deployments.append(name)
+    created = run_json(
+        capsys, *create_args(name, "--port", str(port)), "--load-requests", "20"
+    )
+    assert created["status"] == "applied"
+
+    def add_canary() -> None:
+        args = ["deploy", "route", name, "--canary", "models:/m/2", "--format", "json"]
+        assert main(args) == 0
+
+    loop, _ = switch_under_load(port, add_canary)
+    added = json.loads(capsys.readouterr().out)
+    assert added["action"] == "reroute"
+    assert added["status"] == "applied"
+    # A new version in the split gets both versions tested before the switch.
+    assert [test["model_uri"] for test in added["tests"]] == [
+        "models:/m/1",
+        "models:/m/2",
+    ]
+    assert {status for status, _ in loop.responses} == {200}
+    assert status_of(capsys, name)["traffic_split"] == {
+        "models:/m/1": 90,
+        "models:/m/2": 10,
+    }
+
+    ramped = run_json(capsys, "deploy", "route", name, "--traffic", "50")
+    assert ramped["tests"] == []
+    with httpx.Client() as client:
+        routes = [score(client, port).headers["x-tether-route"] for _ in range(40)]
+    assert routes.count("canary") == 20
+
+    unchanged = one_line_error(capsys, "deploy", "route", name, "--traffic", "50")
+    assert f"deployment {name} already routes" in unchanged
+    both = one_line_error(
+        capsys, "deploy", "route", name, "--shadow", "models:/m/3", "--no-shadow"
+    )
+    assert "--shadow and --no-shadow contradict each other" in both
+
+    removed = run_json(capsys, "deploy", "route", name, "--no-canary")
+    assert removed["status"] == "applied"
+    status = status_of(capsys, name)
+    assert status["traffic_split"] == {"models:/m/1": 100}
+    assert [p["uri"] for p in status["processes"]] == ["models:/m/1"]
+    actions = [e.action for e in get_store().audit_trail(f"deployments:/{name}")]
+    assert actions == ["create", "reroute", "reroute", "reroute"]
+    assert main(["deploy", "stop", name]) == 0

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from tether.cli.render import check_format, print_json, table
+from tether.deploy.spec import DEFAULT_CANARY_TRAFFIC, KEEP
 
 if TYPE_CHECKING:
     from tether.deploy.lifecycle import ReleaseResult
@@ -18,7 +19,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DEFAULT_CANARY_TRAFFIC = 10
 FORMAT_HELP = "text or json."
 WAIT_HELP = "Seconds to wait for the supervisor to apply the change."
 LOAD_REQUESTS_HELP = "Requests the load test sends. Default: 100, or the deployment's."
@@ -249,6 +249,67 @@ def rollback_command(
 
     check_format(output, ["text", "json"])
     _finish_release(rollback(name, wait_seconds=wait), output)
+
+
+@app.command("route")
+def route_command(
+    name: str = typer.Argument(..., help="The deployment's name."),
+    canary: str | None = typer.Option(
+        None, "--canary", help="A new canary version, e.g. models:/flight-delay/4."
+    ),
+    no_canary: bool = typer.Option(
+        False, "--no-canary", help="Remove the canary; the primary gets all traffic."
+    ),
+    traffic: int | None = typer.Option(
+        None, "--traffic", help="Percentage of requests (0 to 100) sent to the canary."
+    ),
+    sticky_header: str | None = typer.Option(
+        None,
+        "--sticky-header",
+        help="A request header that keeps a client on one version.",
+    ),
+    no_sticky: bool = typer.Option(
+        False, "--no-sticky-header", help="Split requests by count again."
+    ),
+    shadow: str | None = typer.Option(
+        None, "--shadow", help="A new shadow version that gets a copy of every request."
+    ),
+    no_shadow: bool = typer.Option(False, "--no-shadow", help="Remove the shadow."),
+    wait: float = typer.Option(300.0, "--wait", help=WAIT_HELP),
+    output: str = typer.Option("text", "--format", help=FORMAT_HELP),
+) -> None:
+    """Change the canary, its traffic, the sticky header or the shadow, with no failed request.
+
+    A version that starts to get client traffic passes the application tests
+    first (exit 1 when one fails, and the routing stays as it was).
+    """
+    from tether.deploy.changes import reroute
+
+    check_format(output, ["text", "json"])
+    result = reroute(
+        name,
+        canary=_choice("canary", canary, no_canary),
+        traffic=traffic,
+        sticky_header=_choice("sticky-header", sticky_header, no_sticky),
+        shadow=_choice("shadow", shadow, no_shadow),
+        wait_seconds=wait,
+    )
+    _finish_release(result, output)
+
+
+def _choice(option: str, value: str | None, remove: bool) -> str | None:
+    """Return the reroute argument of a ``--X VALUE`` / ``--no-X`` pair."""
+    from tether.errors import ConfigError
+
+    if value is not None and remove:
+        raise ConfigError(
+            f"--{option} and --no-{option} contradict each other; give one of them",
+            setting=option,
+            value=value,
+        )
+    if remove:
+        return None
+    return KEEP if value is None else value
 
 
 @app.command("stop")

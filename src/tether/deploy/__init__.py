@@ -11,13 +11,8 @@ release. See docs/deployments.md.
 
 from __future__ import annotations
 
-from tether.deploy.changes import promote, rollback, run_deployment_tests
-from tether.deploy.lifecycle import (
-    create_deployment,
-    remove_deployment,
-    stop_deployment,
-)
-from tether.deploy.spec import ApplicationTestSettings, DeploymentSettings, Routing
+import importlib
+from typing import Any
 
 __all__ = [
     "ApplicationTestSettings",
@@ -26,7 +21,30 @@ __all__ = [
     "create_deployment",
     "promote",
     "remove_deployment",
+    "reroute",
     "rollback",
     "run_deployment_tests",
     "stop_deployment",
 ]
+
+# Loaded on first use, so that the CLI can import the light modules (spec)
+# without the HTTP client and the store that the others pull in.
+_LAZY = {
+    "ApplicationTestSettings": "tether.deploy.spec",
+    "DeploymentSettings": "tether.deploy.spec",
+    "Routing": "tether.deploy.spec",
+    "create_deployment": "tether.deploy.lifecycle",
+    "remove_deployment": "tether.deploy.lifecycle",
+    "stop_deployment": "tether.deploy.lifecycle",
+    "promote": "tether.deploy.changes",
+    "reroute": "tether.deploy.changes",
+    "rollback": "tether.deploy.changes",
+    "run_deployment_tests": "tether.deploy.changes",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tether.deploy' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

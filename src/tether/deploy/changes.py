@@ -1,4 +1,4 @@
-"""Promote, roll back and test a running deployment.
+"""Promote, roll back, reroute and test a running deployment.
 
 A promotion or rollback adds a revision that the supervisor applies with no
 failed request. The version that takes over is running and ready before the
@@ -6,10 +6,14 @@ gateway switches to it. The version that leaves is stopped only after its
 requests in flight got their responses. A promotion runs the application
 tests first and fails without a switch when one fails. A rollback runs no
 tests, because it restores a version that served before and a failing
-load budget must not block the way back.
+load budget must not block the way back. A reroute changes the canary, its
+share of the traffic, the sticky header or the shadow; it runs the tests
+when a version that was not serving clients is about to.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from tether.config import current_user
 from tether.deploy.application_tests import ApplicationTestReport, run_tests_on_version
@@ -17,15 +21,19 @@ from tether.deploy.lifecycle import (
     DEFAULT_WAIT_SECONDS,
     ReleaseResult,
     require_running,
+    resolve_target,
     wait_for_revision,
     wake_supervisor,
 )
 from tether.deploy.processes import SERVER_HOST
 from tether.deploy.spec import (
+    DEFAULT_CANARY_TRAFFIC,
+    KEEP,
     ApplicationTestSettings,
     DeploymentSettings,
     ModelTarget,
     Routing,
+    check_traffic,
 )
 from tether.errors import ConfigError, ServingError
 from tether.store import get_store
@@ -76,6 +84,66 @@ def rollback(name: str, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Releas
     new_routing = routing.rolled_back(previous)
     return _request(
         record, "rollback", new_routing, run_tests=False, wait_seconds=wait_seconds
+    )
+
+
+def reroute(
+    name: str,
+    *,
+    canary: str | None = KEEP,
+    traffic: int | None = None,
+    sticky_header: str | None = KEEP,
+    shadow: str | None = KEEP,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> ReleaseResult:
+    """Change the canary, its traffic, the sticky header or the shadow of ``name``.
+
+    An argument left at :data:`KEEP` (or ``traffic`` at None) keeps its
+    setting; None removes the canary, the sticky header or the shadow.
+    Removing the canary sets its traffic to 0. A new canary gets the traffic
+    given, else the current canary's, else :data:`DEFAULT_CANARY_TRAFFIC`.
+    When a version starts to get client traffic, the application tests run
+    on every version that will get it, before the switch.
+
+    Raises:
+        ConfigError: The deployment is not running, the new routing is
+            invalid (for example traffic without a canary), or nothing changes.
+    """
+    record = require_running(name)
+    routing = current_routing(record)
+    changes: dict[str, object] = {}
+    if canary != KEEP:
+        changes["canary"] = resolve_target(canary) if canary is not None else None
+        if canary is None:
+            changes["traffic"] = 0
+            changes["sticky_header"] = None
+        elif routing.canary is None:
+            changes["traffic"] = DEFAULT_CANARY_TRAFFIC
+    if traffic is not None:
+        check_traffic(traffic)
+        changes["traffic"] = traffic
+    if sticky_header != KEEP:
+        changes["sticky_header"] = sticky_header
+    if shadow != KEEP:
+        changes["shadow"] = resolve_target(shadow) if shadow is not None else None
+    new_routing = replace(routing, **changes)  # type: ignore[arg-type]
+    if new_routing == routing:
+        raise ConfigError(
+            f"deployment {name} already routes {routing.describe()}; give a new "
+            "--canary, --traffic, --sticky-header or --shadow",
+            setting="name",
+            value=name,
+        )
+    serving = {target.uri for target in routing.routed_targets()}
+    new_versions = [
+        target for target in new_routing.routed_targets() if target.uri not in serving
+    ]
+    return _request(
+        record,
+        "reroute",
+        new_routing,
+        run_tests=bool(new_versions),
+        wait_seconds=wait_seconds,
     )
 
 

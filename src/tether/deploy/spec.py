@@ -25,6 +25,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
+DEFAULT_CANARY_TRAFFIC = 10
+"""The percentage of traffic a new canary gets when none is given."""
+KEEP = "keep"
+"""A reroute argument that leaves its setting as it is."""
+
+
 @dataclass(frozen=True)
 class ModelTarget:
     """One model version that a deployment serves.
