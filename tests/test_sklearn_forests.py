@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from starlette.exceptions import StarletteDeprecationWarning
 
 from tether.models.flavors.sklearn import SklearnFlavor
 from tether.models.flavors.sklearn_forests import ForestScorer, forest_scorer
@@ -172,3 +174,85 @@ def test_direct_path_raises_no_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scorer.predict_proba(frame.iloc[:1])
+
+
+def test_columns_give_the_frame_paths_outputs() -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {
+            "count": rng.integers(-(2**35), 2**35, 600),
+            "flag": rng.integers(0, 2, 600).astype(bool),
+            "score": rng.normal(size=600) * 1e5,
+        }
+    )
+    target = np.where(frame["score"] > 0, "yes", "no")
+    model = RandomForestClassifier(n_estimators=12, random_state=0).fit(frame, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    assert scorer.features == ["count", "flag", "score"]
+    columns = {name: frame[name].to_numpy() for name in frame.columns}
+    predictions, probabilities = scorer.predict_columns(
+        columns, with_probabilities=True
+    )
+    assert np.array_equal(predictions, model.predict(frame))
+    assert probabilities is not None
+    assert np.array_equal(probabilities, model.predict_proba(frame))
+    alone, none = scorer.predict_columns(columns, with_probabilities=False)
+    assert none is None
+    assert np.array_equal(alone, model.predict(frame))
+
+
+def test_columns_with_missing_values_go_through_the_estimator() -> None:
+    frame, target = _cancer()
+    holes = frame.copy()
+    holes.iloc[::7, 0] = np.nan
+    model = RandomForestClassifier(n_estimators=6, random_state=0).fit(holes, target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    columns = {name: holes[name].to_numpy() for name in holes.columns}
+    predictions, probabilities = scorer.predict_columns(
+        columns, with_probabilities=True
+    )
+    assert np.array_equal(predictions, model.predict(holes))
+    assert probabilities is not None
+    assert np.array_equal(probabilities, model.predict_proba(holes))
+
+
+def test_regressor_columns() -> None:
+    data = load_diabetes(as_frame=True)
+    model = RandomForestRegressor(n_estimators=5, random_state=0)
+    model.fit(data.data, data.target)
+    scorer = ForestScorer.build(model)
+    assert scorer is not None
+    columns = {name: data.data[name].to_numpy() for name in data.data.columns}
+    values, none = scorer.predict_columns(columns, with_probabilities=True)
+    assert none is None
+    assert np.array_equal(values, model.predict(data.data))
+
+
+def test_served_forest_scores_arrays_and_answers_as_scikit_learn(
+    tether_home: Path,
+) -> None:
+    import tether
+    from flavor_helpers import register
+    from tether.serving.app import create_app
+    from tether.serving.served_model import ServingModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    frame, target = _cancer()
+    model = RandomForestClassifier(n_estimators=30, random_state=0).fit(frame, target)
+    uri = register(model, "cancer-forest", frame).uri
+    served = ServingModel(tether.models.load(uri), uri=uri, runtime="native")
+    assert served.scores_arrays
+    rows = frame.iloc[:50]
+    split = {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}
+    with TestClient(create_app(served)) as client:
+        invoked = client.post("/invocations", json={"dataframe_split": split})
+        predicted = client.post("/predict", json=split)
+    assert invoked.status_code == 200, invoked.text
+    assert invoked.json()["predictions"] == model.predict(rows).tolist()
+    assert predicted.json()["predictions"] == model.predict(rows).tolist()
+    assert predicted.json()["probabilities"] == model.predict_proba(rows)[:, 1].tolist()

@@ -4,19 +4,24 @@ The server enforces the signature once per request, so :class:`ServingModel`
 calls the flavor directly instead of :meth:`LoadedModel.predict`, which would
 enforce it a second time. On the ONNX runtime it also scores columns of NumPy
 arrays without a DataFrame: :meth:`ServingModel.predict_arrays` feeds them to
-onnxruntime and gets the classes and probabilities from one run.
+onnxruntime and gets the classes and probabilities from one run. A
+scikit-learn tree or forest on the native runtime scores them the same way,
+through ``tether.models.flavors.sklearn_forests``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tether.errors import SchemaError
 from tether.models.loading import LoadedModel
+
+if TYPE_CHECKING:
+    from tether.models.flavors.sklearn_forests import ForestScorer
 
 _FLOAT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 _OTHER_TYPES = {"tensor(int64)": np.int64, "tensor(bool)": np.bool_}
@@ -45,6 +50,7 @@ class ServingModel:
         self.signature = loaded.signature
         self._loaded = loaded
         self._onnx = _OnnxColumns(loaded.estimator) if runtime == "onnx" else None
+        self._forest = _forest_columns(loaded) if runtime == "native" else None
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Return one prediction per row of a frame that satisfies the signature."""
@@ -62,8 +68,9 @@ class ServingModel:
 
     @property
     def scores_arrays(self) -> bool:
-        """Whether :meth:`predict_arrays` works, which needs the ONNX runtime."""
-        return self._onnx is not None
+        """Whether :meth:`predict_arrays` works: on the ONNX runtime, and for
+        scikit-learn trees and forests whose features are the signature's columns."""
+        return self._onnx is not None or self._forest is not None
 
     def predict_arrays(
         self, columns: Mapping[str, np.ndarray], *, with_probabilities: bool
@@ -76,18 +83,35 @@ class ServingModel:
 
         Raises:
             SchemaError: A column has a null that its ONNX input cannot hold.
-            ConfigError: The model is not on the ONNX runtime.
+            ConfigError: The model scores frames only (see :attr:`scores_arrays`).
         """
-        if self._onnx is None:
-            from tether.errors import ConfigError
-
-            raise ConfigError(
-                f"{self.uri} runs on the {self.runtime} runtime, which scores "
-                "frames only; call predict",
-                setting="runtime",
-                value=self.runtime,
+        if self._onnx is not None:
+            return self._onnx.run(columns, with_probabilities=with_probabilities)
+        if self._forest is not None:
+            return self._forest.predict_columns(
+                columns, with_probabilities=with_probabilities
             )
-        return self._onnx.run(columns, with_probabilities=with_probabilities)
+        from tether.errors import ConfigError
+
+        raise ConfigError(
+            f"{self.uri} runs on the {self.runtime} runtime with a {self.flavor} "
+            "model, which scores frames only; call predict",
+            setting="runtime",
+            value=self.runtime,
+        )
+
+
+def _forest_columns(loaded: LoadedModel) -> ForestScorer | None:
+    """Return the direct scorer of a scikit-learn tree or forest whose
+    features are the signature's columns in order, else None."""
+    if loaded.flavor.name != "sklearn" or loaded.signature is None:
+        return None
+    from tether.models.flavors.sklearn_forests import forest_scorer
+
+    scorer = forest_scorer(loaded.estimator)
+    if scorer is None or scorer.features != loaded.signature.input_names:
+        return None
+    return scorer
 
 
 class _OnnxColumns:

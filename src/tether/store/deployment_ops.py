@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from tether.errors import ConfigError, NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.audit import audit as _audit
 from tether.store.locking import locked_parent
 from tether.store.time import aware, utcnow
 from tether.store.transactions import write
@@ -441,16 +442,6 @@ def _insert_revision(
             actor=actor,
             created_at=utcnow(),
             finished_at=None,
-        )
-    )
-
-
-def _audit(
-    conn: Connection, actor: str, action: str, entity: str, details: dict[str, Any]
-) -> None:
-    conn.execute(
-        insert(t.audit_events).values(
-            time=utcnow(), actor=actor, action=action, entity=entity, details=details
         )
     )
 

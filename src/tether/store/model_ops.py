@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.audit import audit as _audit
 from tether.store.locking import locked_parent
 from tether.store.names import id_for_name
 from tether.store.records import AuditRecord, ModelVersionRecord
@@ -381,13 +382,3 @@ def _write_tags(conn: Connection, version_id: str, tags: dict[str, str]) -> None
         for key, value in tags.items()
     ]
     upsert_rows(conn, t.model_version_tags, rows, ("version_id", "key"))
-
-
-def _audit(
-    conn: Connection, actor: str, action: str, entity: str, details: dict[str, Any]
-) -> None:
-    conn.execute(
-        insert(t.audit_events).values(
-            time=utcnow(), actor=actor, action=action, entity=entity, details=details
-        )
-    )

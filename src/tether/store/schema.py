@@ -363,3 +363,69 @@ deployment_tests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_deployment_tests_deployment", "deployment_id", "created_at"),
 )
+
+# A monitor: which model's logged predictions it watches, against which
+# reference, in which windows. ``spec`` is what ``tether.monitoring.monitors``
+# writes; the store does not read inside it.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("model", String(250), nullable=False),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# The values a monitor computed for one window. Computing a window again
+# replaces its row, so the history holds one row per window.
+monitor_results = Table(
+    "monitor_results",
+    metadata,
+    Column("monitor", String(250), ForeignKey("monitors.name"), primary_key=True),
+    Column("window", String(250), primary_key=True),
+    Column("start", DateTime(timezone=True), nullable=True),
+    Column("end", DateTime(timezone=True), nullable=True),
+    Column("rows", Integer, nullable=False),
+    Column("values", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# A condition on one monitored value. ``metric`` may hold one ``*``, which
+# matches a column name, so one rule watches every column.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("monitor", String(250), nullable=False),
+    Column("metric", String(500), nullable=False),
+    Column("operator", String(4), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("windows", Integer, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One firing of a rule for one subject (a column, or "" for the table), from
+# the window where it started. The unique key makes evaluating the same
+# windows again record nothing new, so an alert and its actions happen once.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("rule_id", ID, ForeignKey("alert_rules.id"), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("first_window", String(250), nullable=False),
+    Column("last_window", String(250), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("actions", JSON, nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("rule_id", "subject", "first_window", name="uq_alerts_episode"),
+    Index("ix_alerts_state", "state", "fired_at"),
+)

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.alert_ops import AlertOps
 from tether.store.dataset_ops import DatasetOps
 from tether.store.deployment_ops import DeploymentOps
 from tether.store.engine import open_engine
@@ -54,6 +55,7 @@ class SqlStore(
     ScheduleOps,
     StepCallOps,
     DeploymentOps,
+    AlertOps,
     GcOps,
 ):
     """Runs, datasets, models and lineage in one SQL database.

@@ -20,6 +20,7 @@ the estimator's own method, with its own errors and warnings.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,9 +104,7 @@ class ForestScorer:
             return np.asarray(self._model.predict(frame))
         if not self.classifier:
             return self._regress(features)
-        if self._forest:
-            return self._classes_of(self._forest_proba(features))
-        return self._classes_of(self._trees[0].predict(features))
+        return self._classes_of(self._scores(features))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Return what the estimator's ``predict_proba`` returns for ``frame``."""
@@ -130,6 +129,47 @@ class ForestScorer:
             return self._classes_of(probabilities), probabilities
         leaves = self._trees[0].predict(features)
         return self._classes_of(leaves), leaves[:, : self._n_classes]
+
+    @property
+    def features(self) -> list[str]:
+        """The fitted feature names, in the order the trees read them."""
+        return list(self._features)
+
+    def predict_columns(
+        self, columns: Mapping[str, np.ndarray], *, with_probabilities: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Score NumPy columns named by :attr:`features`, without a DataFrame.
+
+        The float32 matrix is the one ``np.asarray(frame, dtype=np.float32)``
+        gives for a frame of these columns, so the outputs are the frame
+        path's. Columns that the direct path does not take go through a
+        frame and the estimator.
+        """
+        arrays = [np.asarray(columns[name]) for name in self._features]
+        features = _matrix(arrays)
+        if features is None:
+            import pandas as pd
+
+            frame = pd.DataFrame(dict(zip(self._features, arrays, strict=True)))
+            if not with_probabilities:
+                return self.predict(frame), None
+            return self.predict_with_proba(frame)
+        if not self.classifier:
+            return self._regress(features), None
+        if not with_probabilities:
+            return self._classes_of(self._scores(features)), None
+        if self._forest:
+            probabilities = self._forest_proba(features)
+            return self._classes_of(probabilities), probabilities
+        leaves = self._trees[0].predict(features)
+        return self._classes_of(leaves), leaves[:, : self._n_classes]
+
+    def _scores(self, features: np.ndarray) -> np.ndarray:
+        """Return what the classifier's ``predict`` takes the argmax of."""
+        if self._forest:
+            return self._forest_proba(features)
+        leaves: np.ndarray = self._trees[0].predict(features)
+        return leaves
 
     def _features_of(self, frame: Any) -> np.ndarray | None:
         """Return the float32 matrix the trees read, or None to use the estimator."""
@@ -176,3 +216,18 @@ class ForestScorer:
             total += tree.predict(features)[:, 0]
         total /= len(self._trees)
         return total
+
+
+def _matrix(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Return the finite float32 matrix of numeric columns, or None."""
+    if not arrays or any(
+        a.ndim != 1 or a.dtype.kind not in _NUMBER_KINDS for a in arrays
+    ):
+        return None
+    features = np.empty((len(arrays[0]), len(arrays)), dtype=np.float32)
+    with np.errstate(over="ignore"):
+        for position, array in enumerate(arrays):
+            features[:, position] = array
+    if not np.isfinite(features).all():
+        return None
+    return features
