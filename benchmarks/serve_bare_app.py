@@ -5,9 +5,12 @@
 It loads ``models:/breast-cancer/1`` from the store of ``TETHER_HOME`` with
 ``tether.models.load`` before it listens, and serves it on 127.0.0.1 with
 uvicorn in one process, as ``tether serve`` does with one worker. ``POST
-/invocations`` reads a ``dataframe_split`` body into a DataFrame and calls
-the estimator's own ``predict``, with no signature enforcement, prediction
-log, metrics or request ids. ``GET /ready`` returns status 200 once it listens.
+/invocations`` reads a ``dataframe_split`` body into a DataFrame and scores
+it with the model code that Tether's server runs for this forest (the
+direct tree scorer of ``tether.models.flavors.sklearn_forests``, which
+returns scikit-learn's own predictions), so the two differ only in what the
+server does around the model: no signature enforcement, prediction log,
+metrics or request ids here. ``GET /ready`` returns status 200 once it listens.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import tether
+from tether.models.flavors.sklearn_forests import forest_scorer
 
 
 def create_app(estimator: Any) -> Starlette:
-    """Return the app that scores ``dataframe_split`` bodies with ``estimator.predict``."""
+    """Return the app that scores ``dataframe_split`` bodies with the forest's scorer."""
+    scorer = forest_scorer(estimator)
+    predict = estimator.predict if scorer is None else scorer.predict
 
     async def ready(request: Request) -> Response:
         return JSONResponse({"status": "ready"})
@@ -43,7 +49,7 @@ def create_app(estimator: Any) -> Starlette:
         frame = pd.DataFrame(split["data"], columns=split["columns"])
         # A worker thread, as Tether's and MLflow's servers score, so the
         # event loop keeps accepting requests while the model predicts.
-        predictions = await asyncio.to_thread(estimator.predict, frame)
+        predictions = await asyncio.to_thread(predict, frame)
         return JSONResponse({"predictions": predictions.tolist()})
 
     return Starlette(

@@ -17,7 +17,7 @@ from tether.automation.alerting import evaluate_alerts
 from tether.errors import ConfigError
 from tether.monitoring.alert_rules import AlertRule, episodes
 from tether.store import get_store
-from tether.store.alert_ops import WindowResult
+from tether.store.alert_ops import MonitorWindow
 
 USER = "alice"
 
@@ -200,7 +200,7 @@ def save_windows(monitor: str, values: list[dict[str, Any]]) -> None:
     start = datetime(2013, 1, 1, tzinfo=UTC)
     store.save_window_results(
         [
-            WindowResult(
+            MonitorWindow(
                 monitor=monitor,
                 window=f"2013-{i + 1:02d}",
                 start=start + timedelta(days=31 * i),

@@ -20,6 +20,7 @@ from tether.cli import (
     lineage,
     models,
     monitor,
+    monitors,
     pipeline,
     runs,
     schedule,
@@ -42,6 +43,7 @@ _DATA_COMMAND_MODULES = (data_acquire, data_checks, data_sampling)
 app.add_typer(data.app, name="data")
 app.add_typer(annotate.app, name="annotate")
 app.add_typer(models.app, name="models")
+monitors.register(monitor.app)
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(schedule.app, name="schedule")

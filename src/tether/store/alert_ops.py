@@ -40,7 +40,7 @@ class MonitorRecord:
 
 
 @dataclass(frozen=True)
-class WindowResult:
+class MonitorWindow:
     """The values a monitor computed for one window.
 
     Attributes:
@@ -154,7 +154,7 @@ class AlertOps:
             rows = conn.execute(select(t.monitors).order_by(t.monitors.c.name))
             return [_monitor(row) for row in rows.mappings()]
 
-    def save_window_results(self, results: list[WindowResult]) -> None:
+    def save_window_results(self, results: list[MonitorWindow]) -> None:
         """Insert or replace the results of windows, in one transaction."""
         rows = [
             {
@@ -176,7 +176,7 @@ class AlertOps:
                 ),
             )
 
-    def window_results(self, monitor: str) -> list[WindowResult]:
+    def window_results(self, monitor: str) -> list[MonitorWindow]:
         """Return the results of a monitor, ordered by window start, then name."""
         r = t.monitor_results
         query = (
@@ -401,8 +401,8 @@ def _monitor(row: Any) -> MonitorRecord:
     )
 
 
-def _window(row: Any) -> WindowResult:
-    return WindowResult(
+def _window(row: Any) -> MonitorWindow:
+    return MonitorWindow(
         monitor=row["monitor"],
         window=row["window"],
         start=aware(row["start"]) if row["start"] is not None else None,

@@ -1,0 +1,184 @@
+"""Create and run monitors: read the log, compute the windows, store them, act on alerts.
+
+:func:`run_monitor` is what ``tether monitor run NAME`` and the agent call.
+It reads every logged prediction of the monitor's model, joins the labels
+(``POST /feedback`` rows, or a dataset joined on a key column), computes
+each window (``tether.monitoring.monitors``), stores each window's values
+(computing a window again replaces it), and evaluates the monitor's alert
+rules (``tether.automation.alerting``), which run the actions of new alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tether.automation.alerting import AlertChanges, evaluate_alerts
+from tether.monitoring.monitors import ComputedMonitor, MonitorSpec, compute_monitor
+from tether.store import get_store
+from tether.store.alert_ops import MonitorWindow
+from tether.store.time import utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    """One run of a monitor.
+
+    Attributes:
+        computed: The report and each window's values.
+        alerts: What the alert rules changed.
+        logged_rows: Logged predictions read.
+        labelled_rows: Of those, rows with a label.
+    """
+
+    name: str
+    computed: ComputedMonitor
+    alerts: AlertChanges
+    logged_rows: int
+    labelled_rows: int
+
+
+def create_monitor(name: str, spec: MonitorSpec) -> None:
+    """Store monitor ``name``, or replace its spec (its window history stays)."""
+    from tether.monitoring.alert_rules import AlertRule
+
+    # The rule checks apply to monitor names too.
+    AlertRule(name="check", monitor=name, metric="rows", operator=">", threshold=0)
+    get_store().save_monitor(name, spec.model, spec.to_dict())
+
+
+def run_monitor(name: str, *, report_dir: str | Path | None = None) -> MonitorRun:
+    """Compute every window of monitor ``name``, store them and evaluate its rules.
+
+    Args:
+        report_dir: Also write ``NAME.html`` and ``NAME.json`` reports here.
+
+    Raises:
+        NotFoundError: No monitor, model or dataset of that name.
+        DataError: The model has no logged predictions.
+    """
+    import tether.data
+    from tether.monitoring.logged import load_predictions
+
+    store = get_store()
+    spec = MonitorSpec.from_dict(store.get_monitor(name).spec)
+    logged = load_predictions(spec.model, spec.version)
+    logged = _with_labels(spec, logged)
+    reference = tether.data.load(spec.reference)
+    if not logged.empty:
+        reference = _scored_reference(spec, reference)
+    computed = compute_monitor(
+        spec, logged, reference, title=f"monitor {name}: model {spec.model}"
+    )
+    _store_windows(name, computed)
+    if report_dir is not None:
+        folder = Path(report_dir)
+        computed.report.to_html(folder / f"{name}.html")
+        computed.report.to_json(folder / f"{name}.json")
+    alerts = evaluate_alerts(name)
+    label = spec.label_column
+    labelled = int(logged[label].notna().sum()) if label in logged.columns else 0
+    return MonitorRun(name, computed, alerts, len(logged), labelled)
+
+
+def _store_windows(name: str, computed: ComputedMonitor) -> None:
+    now = utcnow()
+    get_store().save_window_results(
+        [
+            MonitorWindow(
+                monitor=name,
+                window=window,
+                start=computed.bounds[window][0],
+                end=computed.bounds[window][1],
+                rows=len(computed.frames[window]),
+                values=values,
+                created_at=now,
+            )
+            for window, values in computed.values.items()
+        ]
+    )
+
+
+def _with_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
+    if logged.empty or spec.labels is None or spec.label_column is None:
+        return logged
+    if spec.labels == "feedback":
+        return _feedback_labels(spec, logged)
+    import tether.data
+    from tether.monitoring.windows import join_labels
+
+    assert spec.key is not None
+    truth = tether.data.load(spec.labels)
+    return join_labels(logged, truth, key=spec.key, label=spec.label_column)
+
+
+def _feedback_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
+    """Join ``POST /feedback`` labels by request id and row; the newest label wins."""
+    import pandas as pd
+
+    from tether.serving.feedback import read_feedback
+
+    folders = sorted(
+        {
+            Path(p).parent
+            for p in get_store().prediction_log_paths(spec.model, spec.version)
+        }
+    )
+    frames = [read_feedback(folder) for folder in folders]
+    feedback = pd.concat(
+        [f for f in frames if not f.empty] or [pd.DataFrame()], ignore_index=True
+    )
+    label = spec.label_column
+    assert label is not None
+    if feedback.empty:
+        return logged
+    feedback = feedback.sort_values("received_at", kind="stable")
+    by_row = feedback.dropna(subset=["row"]).drop_duplicates(
+        ["request_id", "row"], keep="last"
+    )
+    whole = feedback[feedback["row"].isna()].drop_duplicates("request_id", keep="last")
+    result = logged.drop(columns=[label], errors="ignore")
+    rows = by_row.astype({"row": "int64"})[["request_id", "row", "label"]]
+    result = result.merge(rows, on=["request_id", "row"], how="left")
+    whole_labels = whole.set_index("request_id")["label"]
+    missing = result["label"].isna()
+    result.loc[missing, "label"] = result.loc[missing, "request_id"].map(whole_labels)
+    return result.rename(columns={"label": label}) if label != "label" else result
+
+
+def _scored_reference(spec: MonitorSpec, reference: pd.DataFrame) -> pd.DataFrame:
+    """Add the model's probabilities to the reference when it lacks them.
+
+    Prediction drift compares the logged scores with the reference's, so a
+    reference without them is scored with the monitored version (or the
+    newest) once per run.
+    """
+    score = spec.score_column
+    if score is None or score in reference.columns:
+        return reference
+    import tether.models
+
+    versions = [v.version for v in tether.models.list_versions(spec.model)]
+    if not versions:
+        return reference
+    version = spec.version or max(versions)
+    model = tether.models.load(f"models:/{spec.model}/{version}")
+    columns = model.signature.input_names
+    if not set(columns) <= set(reference.columns):
+        logger.info(
+            "the reference lacks input columns of %s; no prediction drift", spec.model
+        )
+        return reference
+    probabilities = model.predict_proba(reference[columns])
+    if probabilities is None or probabilities.ndim != 1:
+        return reference
+    scored = reference.copy()
+    scored[score] = probabilities
+    return scored

@@ -1,0 +1,207 @@
+"""Monitors: what to compare a model's logged predictions with, and how often.
+
+A monitor names a registered model, a reference dataset version, the
+feature columns and the window (hour, day or month of ``time_column``).
+:func:`compute_monitor` reads the model's prediction log, cuts it into
+windows, compares each with the reference (drift, prediction drift, and
+performance where labels are known) and returns the report with each
+window's named values (``tether.monitoring.window_values``). Storing the
+values and acting on alerts is ``tether.automation.monitor_runs``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tether.errors import ConfigError, DataError
+from tether.monitoring.windows import FREQUENCIES, by_time
+from tether.uris import NAME_PATTERN
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tether.monitoring.report import MonitoringReport
+
+DEFAULT_TIME_COLUMN = "logged_at"
+DEFAULT_SCORE_COLUMN = "probability"
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """What a monitor compares, and in which windows.
+
+    Attributes:
+        model: The registered model whose logged predictions are watched
+            (every version, or ``version``).
+        reference: The reference data: ``datasets:/NAME@VERSION``.
+        features: The feature columns to test for drift; default: the
+            reference's columns that the logged predictions also have.
+        categorical: Feature columns to test as categories.
+        every: The window: ``hour``, ``day`` or ``month``.
+        time_column: The column of the log that places a row in a window.
+        score_column: The predicted probability, for prediction drift and
+            performance; None to skip both.
+        label_column: The true label's column once labels are joined.
+        labels: Where labels come from: ``feedback`` (``POST /feedback``),
+            a dataset URI joined on ``key``, or None.
+        key: The column that joins a labels dataset to the log.
+        version: One version of the model, or None for all.
+    """
+
+    model: str
+    reference: str
+    features: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+    every: str = "month"
+    time_column: str = DEFAULT_TIME_COLUMN
+    score_column: str | None = DEFAULT_SCORE_COLUMN
+    label_column: str | None = "label"
+    labels: str | None = "feedback"
+    key: str | None = None
+    version: int | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(NAME_PATTERN, self.model):
+            raise ConfigError(
+                f"invalid model name {self.model!r}; give a registered model's name",
+                setting="model",
+                value=self.model,
+            )
+        if not self.reference.startswith("datasets:/"):
+            raise ConfigError(
+                f"invalid reference {self.reference!r}; give a dataset version "
+                "such as datasets:/flights-train@1",
+                setting="reference",
+                value=self.reference,
+            )
+        if self.every not in FREQUENCIES:
+            raise ConfigError(
+                f"invalid window {self.every!r}; use one of: {', '.join(FREQUENCIES)}",
+                setting="every",
+                value=self.every,
+            )
+        if self.labels not in (None, "feedback") and self.key is None:
+            raise ConfigError(
+                f"labels from {self.labels} need the column that joins them to "
+                "the log; pass key=COLUMN (--key)",
+                setting="key",
+                value=self.labels,
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as JSON-compatible values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MonitorSpec:
+        """Build a spec from :meth:`to_dict` output."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class ComputedMonitor:
+    """A monitor's report over the logged predictions, and each window's values.
+
+    Attributes:
+        frames: Each window's logged rows, by window name.
+        values: Each window's named values, by window name, in time order.
+        bounds: Each window's start and end (UTC), by window name.
+    """
+
+    report: MonitoringReport
+    frames: dict[str, pd.DataFrame]
+    values: dict[str, dict[str, float | None]]
+    bounds: dict[str, tuple[Any, Any]]
+
+
+def compute_monitor(
+    spec: MonitorSpec,
+    logged: pd.DataFrame,
+    reference: pd.DataFrame,
+    *,
+    title: str = "Monitoring report",
+) -> ComputedMonitor:
+    """Compare each window of ``logged`` with ``reference``.
+
+    Raises:
+        DataError: The log is empty or lacks the time column.
+    """
+    from tether.monitoring.report import build_report
+    from tether.monitoring.window_values import report_values
+
+    if logged.empty:
+        raise DataError(
+            f"model {spec.model} has no logged predictions; serve it with "
+            "prediction logging on and send requests first"
+        )
+    frames = by_time(logged, spec.time_column, spec.every)
+    features = spec.features or _shared_features(spec, reference, logged)
+    label = spec.label_column if _has_labels(logged, spec.label_column) else None
+    score = spec.score_column if spec.score_column in logged.columns else None
+    report = build_report(
+        reference,
+        frames,
+        columns=features,
+        categorical=[c for c in spec.categorical if c in features] or None,
+        label_column=label,
+        score_column=score,
+        prediction_column=score,
+        title=title,
+    )
+    values = report_values(report, frames)
+    return ComputedMonitor(report, frames, values, _bounds(frames, spec))
+
+
+def _shared_features(
+    spec: MonitorSpec, reference: pd.DataFrame, logged: pd.DataFrame
+) -> list[str]:
+    skipped = {spec.label_column, spec.score_column, spec.time_column, spec.key}
+    shared = [
+        str(c) for c in reference.columns if c in logged.columns and c not in skipped
+    ]
+    if not shared:
+        raise DataError(
+            f"the reference {spec.reference} and the logged predictions of "
+            f"{spec.model} share no column; pass the feature columns with "
+            "features=[...] (--features)"
+        )
+    return shared
+
+
+def _has_labels(logged: pd.DataFrame, label: str | None) -> bool:
+    return (
+        label is not None
+        and label in logged.columns
+        and bool(logged[label].notna().any())
+    )
+
+
+def _bounds(
+    frames: dict[str, pd.DataFrame], spec: MonitorSpec
+) -> dict[str, tuple[Any, Any]]:
+    import pandas as pd
+
+    bounds = {}
+    for name in frames:
+        period = pd.Period(name, freq=FREQUENCIES[spec.every])
+        bounds[name] = (
+            period.start_time.tz_localize("UTC").to_pydatetime(),
+            period.end_time.tz_localize("UTC").to_pydatetime(),
+        )
+    return bounds
+
+
+def check_columns(spec: MonitorSpec, logged: pd.DataFrame) -> None:
+    """Raise DataError naming the spec's columns that the log lacks."""
+    wanted: Sequence[str] = [spec.time_column, *spec.features]
+    missing = [c for c in wanted if c not in logged.columns]
+    if missing:
+        raise DataError(
+            f"the logged predictions of {spec.model} have no column "
+            f"{', '.join(repr(c) for c in missing)}; logged columns: "
+            f"{', '.join(map(str, logged.columns))}"
+        )

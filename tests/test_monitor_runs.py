@@ -1,0 +1,214 @@
+"""Monitors end to end: a served model's log and feedback, windows, alerts that act."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+from starlette.exceptions import StarletteDeprecationWarning
+
+import tether
+from cli_helpers import one_line_error, run_json
+from flavor_helpers import register
+from test_alerts import Receiver
+from tether.automation.monitor_runs import create_monitor, run_monitor
+from tether.monitoring.monitors import MonitorSpec
+from tether.serving.app import create_app
+from tether.serving.feedback import FeedbackLogger
+from tether.serving.prediction_log import PredictionLogger
+from tether.serving.served_model import ServingModel
+from tether.store import get_store
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+FEATURES = ["mean radius", "mean texture", "mean perimeter", "mean area"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def serve_two_months(folder: Path) -> list[str]:
+    """Register a forest, serve it, send a normal June and a shifted July, label June.
+
+    Returns the request ids of June.
+    """
+    data = load_breast_cancer(as_frame=True)
+    frame = data.data[FEATURES]
+    target = data.target.to_numpy()
+    model = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, target)
+    reference = frame.assign(label=target)
+    tether.data.register("cancer-train", reference)
+    uri = register(model, "cancer", frame).uri
+    served = ServingModel(tether.models.load(uri), uri=uri, runtime="native")
+    store = get_store()
+
+    def index(path: Path, rows: int) -> None:
+        store.add_prediction_log("cancer", 1, str(path), rows)
+
+    predictions = PredictionLogger(
+        folder, model_uri=uri, model_version="1", on_flush=index
+    )
+    feedback = FeedbackLogger(folder, model_uri=uri, model_version="1")
+    june = frame.iloc[:200].assign(scheduled="2013-06-15T08:00:00Z")
+    july = (frame.iloc[200:400] * 1.6).assign(scheduled="2013-07-15T08:00:00Z")
+    june_ids = []
+    app = create_app(
+        served,
+        prediction_logger=predictions,
+        feedback_logger=feedback,
+        close_loggers=True,
+    )
+    with TestClient(app) as client:
+        for month in (june, july):
+            for start in range(0, len(month), 50):
+                batch = month.iloc[start : start + 50]
+                records = batch.to_dict(orient="records")
+                response = client.post("/predict", json={"records": records})
+                assert response.status_code == 200, response.text
+                if month is june:
+                    june_ids.append(response.json()["request_id"])
+        labels = [
+            {"request_id": request_id, "row": row, "label": int(label)}
+            for i, request_id in enumerate(june_ids)
+            for row, label in enumerate(target[i * 50 : (i + 1) * 50])
+        ]
+        assert client.post("/feedback", json=labels).status_code == 200
+    return june_ids
+
+
+def test_monitor_finds_july_drift_and_fires_a_webhook(
+    tether_home: Path, receiver: Receiver
+) -> None:
+    serve_two_months(tether_home / "predictions")
+    create_monitor(
+        "cancer",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=FEATURES,
+            time_column="scheduled",
+        ),
+    )
+    store = get_store()
+    store.add_alert_rule(
+        "drifting",
+        monitor="cancer",
+        metric="drift.share",
+        operator=">=",
+        threshold=0.5,
+        windows=1,
+        severity="critical",
+        actions=[{"type": "webhook", "url": receiver.url}],
+        actor="alice",
+    )
+    run = run_monitor("cancer", report_dir=tether_home / "reports")
+    assert (run.logged_rows, run.labelled_rows) == (400, 200)
+    june, july = run.computed.values["2013-06"], run.computed.values["2013-07"]
+    assert (june["rows"], july["rows"]) == (200.0, 200.0)
+    assert june["requests"] == 4.0
+    assert june["drift.share"] == 0.0
+    assert july["drift.share"] == 1.0
+    assert july["drift.columns.mean radius.drifted"] == 1.0
+    # The reference was scored with the model, so prediction drift is tested.
+    assert july["prediction_drift.drifted"] == 1.0
+    # June has labels from POST /feedback; July has none yet.
+    assert june["performance.count"] == 200.0
+    assert june["performance.roc_auc"] is not None and june["performance.roc_auc"] > 0.9
+    assert "performance.roc_auc" not in july or july["performance.roc_auc"] is None
+    assert june["service.latency_p50_ms"] is not None
+
+    assert [(a.rule, a.first_window) for a in run.alerts.fired] == [
+        ("drifting", "2013-07")
+    ]
+    assert [body["first_window"] for body in receiver.bodies] == ["2013-07"]
+    assert receiver.bodies[0]["severity"] == "critical"
+    windows = store.window_results("cancer")
+    assert [(w.window, w.rows) for w in windows] == [("2013-06", 200), ("2013-07", 200)]
+    assert str(windows[0].start.date()) == "2013-06-01"
+    assert (tether_home / "reports" / "cancer.html").stat().st_size > 1000
+
+    again = run_monitor("cancer")
+    assert again.alerts.fired == [] and again.alerts.actions == []
+    assert len(receiver.bodies) == 1
+
+
+def test_monitor_cli(
+    tether_home: Path, capsys: pytest.CaptureFixture[str], receiver: Receiver
+) -> None:
+    serve_two_months(tether_home / "predictions")
+    created = tether.cli.main.main(
+        [
+            "monitor",
+            "create",
+            "cancer",
+            "--model",
+            "cancer",
+            "--reference",
+            "datasets:/cancer-train@1",
+            "--features",
+            ",".join(FEATURES),
+            "--time-column",
+            "scheduled",
+        ]
+    )
+    assert created == 0
+    assert "monitor cancer watches cancer" in capsys.readouterr().out
+    args = ["monitor", "rules", "add", "radius", "--monitor", "cancer"]
+    args += ["--metric", "drift.columns.*.effect", "--threshold", "0.3"]
+    args += ["--webhook", receiver.url]
+    assert tether.cli.main.main(args) == 0
+    assert "drift.columns.*.effect > 0.3" in capsys.readouterr().out
+
+    run = run_json(capsys, "monitor", "run", "cancer", "--format", "json")
+    assert [w["window"] for w in run["windows"]] == ["2013-06", "2013-07"]
+    fired = sorted(a["subject"] for a in run["alerts"]["fired"])
+    assert fired == sorted(FEATURES)
+    assert len(receiver.bodies) == len(FEATURES)
+
+    alerts = run_json(
+        capsys, "monitor", "alerts", "--state", "firing", "--format", "json"
+    )
+    assert {a["subject"] for a in alerts} == set(FEATURES)
+    assert all(a["actions"] == ["webhook: ok"] for a in alerts)
+    listed = run_json(capsys, "monitor", "list", "--format", "json")
+    assert listed[0]["windows"] == 2 and listed[0]["rules"] == 1
+
+    bad = one_line_error(
+        capsys,
+        "monitor",
+        "rules",
+        "add",
+        "x",
+        "--monitor",
+        "cancer",
+        "--metric",
+        "drift.share",
+        "--threshold",
+        "1",
+        "--operator",
+        "=>",
+    )
+    assert "invalid operator '=>'" in bad
+    missing = one_line_error(capsys, "monitor", "run", "ghost")
+    assert "monitor 'ghost' not found" in missing
+
+
+def test_monitor_without_logs_says_what_to_do(tether_home: Path) -> None:
+    data: Any = load_breast_cancer(as_frame=True)
+    tether.data.register("cancer-train", data.data[FEATURES])
+    create_monitor(
+        "empty", MonitorSpec(model="nothing", reference="datasets:/cancer-train@1")
+    )
+    with pytest.raises(tether.errors.DataError, match="has no logged predictions"):
+        run_monitor("empty")
