@@ -127,6 +127,10 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert june["performance.roc_auc"] is not None and june["performance.roc_auc"] > 0.9
     assert "performance.roc_auc" not in july or july["performance.roc_auc"] is None
     assert june["service.latency_p50_ms"] is not None
+    # July's values are 1.6 times June's, so many exceed the reference maximum.
+    assert july["integrity.checks.out_of_range"] == len(FEATURES)
+    assert "integrity.checks.out_of_range" not in june
+    assert june["integrity.error"] == 0.0
 
     assert [(a.rule, a.first_window) for a in run.alerts.fired] == [
         ("drifting", "2013-07")

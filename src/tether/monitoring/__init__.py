@@ -1,4 +1,4 @@
-"""Monitoring: drift, model performance and self-contained reports."""
+"""Monitoring: drift, data integrity, model performance, monitors and reports."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 __all__ = [
     "ColumnDrift",
     "DriftReport",
+    "IntegrityReport",
+    "MonitorSpec",
     "MonitoringReport",
     "build_report",
     "calibration_table",
     "classification_metrics",
     "drift",
+    "integrity",
     "load_predictions",
 ]
 
@@ -20,6 +23,9 @@ _LAZY = {
     "ColumnDrift": "tether.monitoring.drift_detection",
     "DriftReport": "tether.monitoring.drift_detection",
     "drift": "tether.monitoring.drift_detection",
+    "IntegrityReport": "tether.monitoring.integrity",
+    "integrity": "tether.monitoring.integrity",
+    "MonitorSpec": "tether.monitoring.monitors",
     "calibration_table": "tether.monitoring.performance",
     "classification_metrics": "tether.monitoring.performance",
     "MonitoringReport": "tether.monitoring.report",

@@ -23,6 +23,7 @@ from tether.uris import NAME_PATTERN
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tether.monitoring.integrity import IntegrityReport
     from tether.monitoring.report import MonitoringReport
 
 DEFAULT_TIME_COLUMN = "logged_at"
@@ -110,12 +111,14 @@ class ComputedMonitor:
         frames: Each window's logged rows, by window name.
         values: Each window's named values, by window name, in time order.
         bounds: Each window's start and end (UTC), by window name.
+        integrity: Each window's data integrity report, by window name.
     """
 
     report: MonitoringReport
     frames: dict[str, pd.DataFrame]
     values: dict[str, dict[str, float | None]]
     bounds: dict[str, tuple[Any, Any]]
+    integrity: dict[str, IntegrityReport] = field(default_factory=dict)
 
 
 def compute_monitor(
@@ -153,7 +156,42 @@ def compute_monitor(
         title=title,
     )
     values = report_values(report, frames)
-    return ComputedMonitor(report, frames, values, _bounds(frames, spec))
+    checks = _integrity(spec, reference, frames, features)
+    for name, checked in checks.items():
+        values[name].update(integrity_values(checked))
+    return ComputedMonitor(report, frames, values, _bounds(frames, spec), checks)
+
+
+def _integrity(
+    spec: MonitorSpec,
+    reference: pd.DataFrame,
+    frames: dict[str, pd.DataFrame],
+    features: list[str],
+) -> dict[str, IntegrityReport]:
+    from tether.monitoring.integrity import integrity
+
+    categorical = [c for c in spec.categorical if c in features] or None
+    return {
+        name: integrity(reference, frame, columns=features, categorical=categorical)
+        for name, frame in frames.items()
+    }
+
+
+def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:
+    """Return a window's integrity values: findings per severity and per check.
+
+    ``integrity.error``, ``integrity.warning`` and ``integrity.info`` count
+    the findings of each severity; ``integrity.checks.CHECK`` counts the
+    findings of one check, such as ``null_rate`` or ``new_category``.
+    """
+    values: dict[str, float | None] = {
+        f"integrity.{severity}": float(count)
+        for severity, count in checked.summary.items()
+    }
+    for finding in checked.findings:
+        key = f"integrity.checks.{finding.check}"
+        values[key] = (values.get(key) or 0.0) + 1.0
+    return values
 
 
 def _shared_features(

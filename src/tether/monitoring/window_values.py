@@ -17,6 +17,11 @@ Each window becomes one mapping of value name to number (or None):
 | ``performance.METRIC`` | each metric of ``classification_metrics`` with labels |
 | ``performance.roc_auc_change`` | window AUC minus reference AUC |
 | ``service.latency_p50_ms``, ``service.latency_p99_ms`` | server latency per request |
+| ``integrity.error``, ``.warning``, ``.info`` | data integrity findings per severity |
+| ``integrity.checks.CHECK`` | findings of one integrity check, e.g. ``null_rate`` |
+
+The integrity values come from ``tether.monitoring.monitors``, which runs
+the checks of ``tether.monitoring.integrity`` on each window.
 
 A skipped column contributes no values, so a rule on it sees no data
 rather than a zero.
