@@ -16,7 +16,7 @@ from flights import source
 from tether.data.profiles import profile
 from tether.errors import ConfigError, DataError, NotFoundError, SchemaError
 from tether.models.signature import ColumnSpec, Signature, TensorSpec, enforce
-from tether.monitoring.integrity import (
+from tether.monitoring.data_integrity import (
     DEFAULT_MIN_ROWS,
     DEFAULT_NEW_CATEGORY_SHARE,
     DEFAULT_NULL_RATE_INCREASE,

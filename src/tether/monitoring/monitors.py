@@ -23,7 +23,7 @@ from tether.uris import NAME_PATTERN
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tether.monitoring.integrity import IntegrityReport
+    from tether.monitoring.data_integrity import IntegrityReport
     from tether.monitoring.report import MonitoringReport
 
 DEFAULT_TIME_COLUMN = "logged_at"
@@ -168,7 +168,7 @@ def _integrity(
     frames: dict[str, pd.DataFrame],
     features: list[str],
 ) -> dict[str, IntegrityReport]:
-    from tether.monitoring.integrity import integrity
+    from tether.monitoring.data_integrity import integrity
 
     categorical = [c for c in spec.categorical if c in features] or None
     return {

@@ -21,7 +21,7 @@ Each window becomes one mapping of value name to number (or None):
 | ``integrity.checks.CHECK`` | findings of one integrity check, e.g. ``null_rate`` |
 
 The integrity values come from ``tether.monitoring.monitors``, which runs
-the checks of ``tether.monitoring.integrity`` on each window.
+the checks of ``tether.monitoring.data_integrity`` on each window.
 
 A skipped column contributes no values, so a rule on it sees no data
 rather than a zero.
