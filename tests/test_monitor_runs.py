@@ -17,6 +17,7 @@ from cli_helpers import one_line_error, run_json
 from flavor_helpers import register
 from test_alerts import Receiver
 from tether.automation.monitor_runs import create_monitor, run_monitor
+from tether.monitoring.governance import governance_report
 from tether.monitoring.monitors import MonitorSpec
 from tether.serving.app import create_app
 from tether.serving.feedback import FeedbackLogger
@@ -146,6 +147,21 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert again.alerts.fired == [] and again.alerts.actions == []
     assert len(receiver.bodies) == 1
 
+    governance = governance_report("cancer")
+    assert [v["version"] for v in governance.versions] == [1]
+    assert [w["window"] for w in governance.monitors[0]["windows"]] == [
+        "2013-06",
+        "2013-07",
+    ]
+    (alert,) = governance.alerts
+    assert (alert["rule"], alert["state"]) == ("drifting", "firing")
+    assert [a["ok"] for a in alert["actions"]] == [True]
+    actions = [event["action"] for event in governance.events]
+    assert actions[-3:] == ["add-rule", "fire", "action:webhook"]
+    page = governance.to_html(tether_home / "reports" / "governance.html").read_text()
+    assert "<script" not in page and " src=" not in page
+    assert "drifting" in page and "2013-07" in page and "<svg" in page
+
 
 def test_monitor_cli(
     tether_home: Path, capsys: pytest.CaptureFixture[str], receiver: Receiver
@@ -185,6 +201,8 @@ def test_monitor_cli(
     )
     assert {a["subject"] for a in alerts} == set(FEATURES)
     assert all(a["actions"] == ["webhook: ok"] for a in alerts)
+    governance = run_json(capsys, "monitor", "governance", "cancer")
+    assert len(governance["alerts"]) == len(FEATURES)
     listed = run_json(capsys, "monitor", "list", "--format", "json")
     assert listed[0]["windows"] == 2 and listed[0]["rules"] == 1
 

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_command)
     app.command("run")(run_command)
     app.command("alerts")(alerts_command)
+    app.command("governance")(governance_command)
     app.add_typer(rules_app, name="rules")
 
 
@@ -199,6 +200,34 @@ def alerts_command(
         "actions",
     ]
     table("alerts", columns, [[row[c] for c in columns] for row in rows])
+
+
+def governance_command(
+    model: str = typer.Argument(..., help="The registered model's name."),
+    html_path: Path | None = typer.Option(
+        None, "--html", help="Write the HTML page here."
+    ),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the JSON here."),
+    output: str = typer.Option("text", "--format", help=FORMAT_HELP),
+) -> None:
+    """Write a model's governance report: versions, tests, approvals, monitoring, alerts."""
+    from tether.monitoring.governance import governance_report
+
+    check_format(output, ["text", "json"])
+    report = governance_report(model)
+    if output == "json":
+        print_json(report.to_dict())
+        return
+    firing = sum(1 for alert in report.alerts if alert["state"] == "firing")
+    typer.echo(
+        f"model {model}: {len(report.versions)} versions, {len(report.monitors)} "
+        f"monitors, {len(report.alerts)} alerts ({firing} firing), "
+        f"{len(report.events)} audit events"
+    )
+    if html_path is not None:
+        typer.echo(f"wrote {report.to_html(html_path)}")
+    if json_path is not None:
+        typer.echo(f"wrote {report.to_json(json_path)}")
 
 
 def _subject(subject: str) -> str:
