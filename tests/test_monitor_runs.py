@@ -147,6 +147,17 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert again.alerts.fired == [] and again.alerts.actions == []
     assert len(receiver.bodies) == 1
 
+    served = ServingModel(
+        tether.models.load("models:/cancer/1"), uri="models:/cancer/1", runtime="native"
+    )
+    with TestClient(create_app(served, monitor_gauges="cancer")) as client:
+        metrics = client.get("/metrics").text
+    assert 'tether_monitor_value{monitor="cancer",name="drift.share"} 1.0' in metrics
+    assert 'tether_monitor_value{monitor="cancer",name="rows"} 200.0' in metrics
+    assert 'tether_monitor_column_drift{column="mean radius",monitor="cancer"}' in metrics
+    assert 'tether_monitor_alerts_firing{monitor="cancer"} 1.0' in metrics
+    assert "tether_http_requests_total" in metrics
+
     governance = governance_report("cancer")
     assert [v["version"] for v in governance.versions] == [1]
     assert [w["window"] for w in governance.monitors[0]["windows"]] == [

@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,6 +62,9 @@ from tether.serving.responses import (
     request_id,
 )
 from tether.serving.scoring import Call, Scorer, ServedModel
+
+if TYPE_CHECKING:
+    from tether.serving.monitor_gauges import MonitorGauges
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +128,7 @@ def create_app(
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     prediction_buckets: Sequence[float] = PREDICTION_BUCKETS,
     close_loggers: bool = False,
+    monitor_gauges: str | None = None,
 ) -> FastAPI:
     """Build the scoring app for one model.
 
@@ -144,6 +148,9 @@ def create_app(
             histogram.
         close_loggers: Close the loggers at shutdown. Otherwise the app only
             flushes them, because the caller owns them.
+        monitor_gauges: A registered model's name: ``GET /metrics`` also
+            reports the newest window of each monitor of that model (see
+            :mod:`tether.serving.monitor_gauges`).
 
     Returns:
         A FastAPI app with the routes listed in this module's docstring.
@@ -166,6 +173,10 @@ def create_app(
         summary=f"Serves {state.uri}",
         lifespan=_lifespan(state, close_loggers),
     )
+    if monitor_gauges is not None:
+        from tether.serving.monitor_gauges import MonitorGauges
+
+        state.monitor_gauges = MonitorGauges(monitor_gauges)
     _add_probe_routes(app, state)
     _add_scoring_routes(app, state)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -202,6 +213,7 @@ class _AppState:
         self.uri = model.uri
         self.version = model.version
         self.scorer: Scorer | None = None
+        self.monitor_gauges: MonitorGauges | None = None
         self.load_error: str | None = None
         self._loaded = threading.Event()
         self._loaded_async: asyncio.Event | None = None
@@ -343,7 +355,10 @@ def _add_probe_routes(app: FastAPI, state: _AppState) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+        body = state.metrics.render()
+        if state.monitor_gauges is not None:
+            body += state.monitor_gauges.render()
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
 
 def _metadata(model: ServedModel) -> dict[str, Any]:

@@ -408,6 +408,7 @@ def create_worker_app() -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         timeout_seconds=settings.timeout_seconds,
         close_loggers=True,
+        monitor_gauges=None if settings.packaged else settings.name,
     )
 
 
