@@ -154,7 +154,9 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
         metrics = client.get("/metrics").text
     assert 'tether_monitor_value{monitor="cancer",name="drift.share"} 1.0' in metrics
     assert 'tether_monitor_value{monitor="cancer",name="rows"} 200.0' in metrics
-    assert 'tether_monitor_column_drift{column="mean radius",monitor="cancer"}' in metrics
+    assert (
+        'tether_monitor_column_drift{column="mean radius",monitor="cancer"}' in metrics
+    )
     assert 'tether_monitor_alerts_firing{monitor="cancer"} 1.0' in metrics
     assert "tether_http_requests_total" in metrics
 
@@ -245,3 +247,29 @@ def test_monitor_without_logs_says_what_to_do(tether_home: Path) -> None:
     )
     with pytest.raises(tether.errors.DataError, match="has no logged predictions"):
         run_monitor("empty")
+
+
+def test_monitor_against_a_stored_profile_needs_no_training_rows(
+    tether_home: Path,
+) -> None:
+    from tether.monitoring import ReferenceProfile, attach_reference
+
+    serve_two_months(tether_home / "predictions")
+    data = load_breast_cancer(as_frame=True)
+    with tether.start_run():
+        profile_uri = ReferenceProfile.fit(data.data[FEATURES]).log()
+    attach_reference("models:/cancer/1", profile_uri)
+    create_monitor(
+        "profiled",
+        MonitorSpec(
+            model="cancer",
+            reference="models:/cancer/1",
+            features=FEATURES,
+            time_column="scheduled",
+        ),
+    )
+    run = run_monitor("profiled")
+    assert run.computed.values["2013-06"]["drift.share"] == 0.0
+    assert run.computed.values["2013-07"]["drift.share"] == 1.0
+    with pytest.raises(tether.errors.ConfigError, match="invalid reference 'flights'"):
+        MonitorSpec(model="cancer", reference="flights")

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tether.automation.alerting import AlertChanges, evaluate_alerts
-from tether.monitoring.monitors import ComputedMonitor, MonitorSpec, compute_monitor
+from tether.monitoring.monitors import (
+    ComputedMonitor,
+    MonitorSpec,
+    compute_monitor,
+    reference_frame,
+)
 from tether.store import get_store
 from tether.store.alert_ops import MonitorWindow
 from tether.store.time import utcnow
@@ -64,14 +69,13 @@ def run_monitor(name: str, *, report_dir: str | Path | None = None) -> MonitorRu
         NotFoundError: No monitor, model or dataset of that name.
         DataError: The model has no logged predictions.
     """
-    import tether.data
     from tether.monitoring.logged import load_predictions
 
     store = get_store()
     spec = MonitorSpec.from_dict(store.get_monitor(name).spec)
     logged = load_predictions(spec.model, spec.version)
     logged = _with_labels(spec, logged)
-    reference = tether.data.load(spec.reference)
+    reference = reference_frame(spec.reference)
     if not logged.empty:
         reference = _scored_reference(spec, reference)
     computed = compute_monitor(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_TIME_COLUMN = "logged_at"
 DEFAULT_SCORE_COLUMN = "probability"
+REFERENCE_SCHEMES = ("datasets:/", "runs:/", "models:/")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,11 @@ class MonitorSpec:
     Attributes:
         model: The registered model whose logged predictions are watched
             (every version, or ``version``).
-        reference: The reference data: ``datasets:/NAME@VERSION``.
+        reference: The reference data: ``datasets:/NAME@VERSION``, or a
+            stored reference profile (``runs:/RUN_ID/PATH``, or
+            ``models:/NAME/VERSION`` for the profile attached to a version),
+            whose samples stand in for the rows (see
+            ``tether.monitoring.reference``).
         features: The feature columns to test for drift; default: the
             reference's columns that the logged predictions also have.
         categorical: Feature columns to test as categories.
@@ -71,10 +76,11 @@ class MonitorSpec:
                 setting="model",
                 value=self.model,
             )
-        if not self.reference.startswith("datasets:/"):
+        if not self.reference.startswith(REFERENCE_SCHEMES):
             raise ConfigError(
                 f"invalid reference {self.reference!r}; give a dataset version "
-                "such as datasets:/flights-train@1",
+                "such as datasets:/flights-train@1, or a stored reference profile: "
+                "runs:/RUN_ID/PATH or models:/NAME/VERSION",
                 setting="reference",
                 value=self.reference,
             )
@@ -192,6 +198,17 @@ def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:
         key = f"integrity.checks.{finding.check}"
         values[key] = (values.get(key) or 0.0) + 1.0
     return values
+
+
+def reference_frame(reference: str) -> pd.DataFrame:
+    """Return the rows of a dataset version, or the samples of a stored profile."""
+    if reference.startswith("datasets:/"):
+        from tether.data.versions import load
+
+        return load(reference)
+    from tether.monitoring.reference import load_reference
+
+    return load_reference(reference).reference_frame()
 
 
 def _shared_features(
