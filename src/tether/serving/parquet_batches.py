@@ -5,6 +5,11 @@ return at once, and a daemon thread writes them. A file is written when
 ``batch_rows`` rows are queued, and otherwise every ``flush_interval``
 seconds while rows are queued.
 
+Each queued entry is also appended to a journal segment before the caller
+returns (see :mod:`tether.serving.journal`), so the rows of a process killed
+before its next write are written by the next writer that starts in the
+folder.
+
 Each file is written under a temporary name in the same folder and then
 renamed, so a reader never sees a partly written file. File names start
 with the prefix, then a UTC timestamp, the process id and a sequence number,
@@ -18,6 +23,7 @@ import atexit
 import functools
 import logging
 import os
+import pickle
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -30,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tether.errors import ConfigError, ServingError
+from tether.serving import journal
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +90,8 @@ class ParquetBatchWriter(Generic[EntryT]):
         self._closed = False
         self._sequence = 0
         self._last_stamp = ""
+        self._journal = journal.Journal(self.directory, prefix)
+        self._journal_failed = False
         self._thread = threading.Thread(
             target=self._run, name=f"tether-{prefix}-log", daemon=True
         )
@@ -100,17 +109,44 @@ class ParquetBatchWriter(Generic[EntryT]):
         Raises:
             ServingError: If the writer is closed.
         """
+        record = self._record(entry)
         with self._lock:
             if self._closed:
                 raise ServingError(
                     f"the {self._prefix} log writer for {self.directory} is "
                     "closed; create a new logger to keep logging"
                 )
+            if record is not None:
+                self._append_record(record)
             self._pending.append(entry)
             self._pending_rows += rows
             batch_full = self._pending_rows >= self._batch_rows
         if batch_full:
             self._wake.set()
+
+    def _record(self, entry: EntryT) -> bytes | None:
+        try:
+            return journal.encode(entry)
+        except (TypeError, ValueError, AttributeError, pickle.PicklingError):
+            logger.exception(
+                "cannot journal a %s entry; it is kept in memory only", self._prefix
+            )
+            return None
+
+    def _append_record(self, record: bytes) -> None:
+        try:
+            self._journal.append(record)
+        except OSError:
+            if not self._journal_failed:
+                logger.exception(
+                    "cannot append to the %s journal in %s; queued rows are kept "
+                    "in memory only until this is fixed",
+                    self._prefix,
+                    self.directory,
+                )
+            self._journal_failed = True
+        else:
+            self._journal_failed = False
 
     def __enter__(self) -> ParquetBatchWriter[EntryT]:
         return self
@@ -138,6 +174,8 @@ class ParquetBatchWriter(Generic[EntryT]):
         self._wake.set()
         self._thread.join()
         self._write_pending(raise_errors=True)
+        with self._lock:
+            self._journal.close()
         with self._write_lock:
             self._retry_notifications()
             for path, _ in self._unnotified:
@@ -149,6 +187,7 @@ class ParquetBatchWriter(Generic[EntryT]):
         atexit.unregister(self._atexit_hook)
 
     def _run(self) -> None:
+        self._recover()
         while True:
             self._wake.wait(self._flush_interval)
             self._wake.clear()
@@ -165,24 +204,59 @@ class ParquetBatchWriter(Generic[EntryT]):
             with self._lock:
                 entries, self._pending = self._pending, []
                 rows, self._pending_rows = self._pending_rows, 0
-            if not entries:
-                return
+                if not entries:
+                    return
+                segment, segment_id = self._journal.rotate()
             try:
-                self._write_file(entries)
+                self._write_file(entries, segment_id)
             except Exception:
                 logger.exception(
-                    "failed to write %d %s rows to %s; the rows are lost",
+                    "failed to write %d %s rows to %s; they stay in the journal "
+                    "segment %s, which the next writer in this folder recovers "
+                    "after this process exits",
                     rows,
                     self._prefix,
                     self.directory,
+                    segment,
                 )
                 if raise_errors:
                     raise
+                return
+            if segment is not None:
+                segment.unlink(missing_ok=True)
 
-    def _write_file(self, entries: list[EntryT]) -> None:
+    def _recover(self) -> None:
+        """Write the rows of journal segments that dead processes left in the folder."""
+        for path, segment_id in journal.orphaned_segments(self.directory, self._prefix):
+            claimed = journal.claim(path)
+            if claimed is None:
+                continue
+            try:
+                self._recover_segment(claimed, segment_id)
+            except Exception:
+                logger.exception(
+                    "failed to recover the %s journal %s", self._prefix, claimed
+                )
+
+    def _recover_segment(self, claimed: Path, segment_id: str) -> None:
+        written = list(self.directory.glob(f"{self._prefix}-*-{segment_id}.parquet"))
+        if not written:
+            entries = list(journal.read_records(claimed))
+            if entries:
+                with self._write_lock:
+                    self._write_file(entries, segment_id)
+                logger.warning(
+                    "recovered %d %s entries that a killed process left in %s",
+                    len(entries),
+                    self._prefix,
+                    claimed.name,
+                )
+        claimed.unlink(missing_ok=True)
+
+    def _write_file(self, entries: list[EntryT], segment_id: str) -> None:
         frame = self._frame(entries)
         table = pa.Table.from_pandas(arrow_safe(frame), preserve_index=False)
-        path = self._next_path()
+        path = self._next_path(segment_id)
         temporary = path.with_name(f".{path.name}.tmp")
         try:
             pq.write_table(table, temporary)
@@ -193,13 +267,13 @@ class ParquetBatchWriter(Generic[EntryT]):
         self._unnotified.append((path, table.num_rows))
         self._retry_notifications()
 
-    def _next_path(self) -> Path:
+    def _next_path(self, segment_id: str) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         # A clock that steps back must not reorder this writer's files.
         stamp = max(stamp, self._last_stamp)
         self._last_stamp = stamp
         self._sequence += 1
-        name = f"{self._prefix}-{stamp}-{os.getpid()}-{self._sequence:06d}.parquet"
+        name = f"{self._prefix}-{stamp}-{os.getpid()}-{self._sequence:06d}-{segment_id}.parquet"
         return self.directory / name
 
     def _retry_notifications(self) -> None:
