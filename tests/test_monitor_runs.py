@@ -127,6 +127,12 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert june["performance.count"] == 200.0
     assert june["performance.roc_auc"] is not None and june["performance.roc_auc"] > 0.9
     assert "performance.roc_auc" not in july or july["performance.roc_auc"] is None
+    # Estimated from the calibrated scores alone, beside the real value in June.
+    assert june["estimated.calibrated"] == 1.0
+    assert june["estimated.accuracy"] == pytest.approx(
+        june["performance.accuracy"], abs=0.05
+    )
+    assert july["estimated.roc_auc"] is not None
     assert june["service.latency_p50_ms"] is not None
     # July's values are 1.6 times June's, so many exceed the reference maximum.
     assert july["integrity.checks.out_of_range"] == len(FEATURES)

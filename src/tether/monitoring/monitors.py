@@ -11,6 +11,7 @@ values and acting on alerts is ``tether.automation.monitor_runs``.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tether.monitoring.data_integrity import IntegrityReport
+    from tether.monitoring.performance_estimation import Calibrator
     from tether.monitoring.report import MonitoringReport
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIME_COLUMN = "logged_at"
 DEFAULT_SCORE_COLUMN = "probability"
@@ -165,6 +169,8 @@ def compute_monitor(
     checks = _integrity(spec, reference, frames, features)
     for name, checked in checks.items():
         values[name].update(integrity_values(checked))
+    if score is not None:
+        _add_estimates(values, frames, score, _calibrator(spec, reference))
     return ComputedMonitor(report, frames, values, _bounds(frames, spec), checks)
 
 
@@ -181,6 +187,44 @@ def _integrity(
         name: integrity(reference, frame, columns=features, categorical=categorical)
         for name, frame in frames.items()
     }
+
+
+def _calibrator(spec: MonitorSpec, reference: pd.DataFrame) -> Calibrator | None:
+    """Fit the score calibration on the reference, when it has labels and scores."""
+    from tether.monitoring.performance_estimation import Calibrator
+
+    label, score = spec.label_column, spec.score_column
+    if label not in reference.columns or score not in reference.columns:
+        return None
+    try:
+        return Calibrator.fit(reference[label], reference[score])
+    except DataError as exc:
+        logger.info("scores are not calibrated for the estimates: %s", exc)
+        return None
+
+
+def _add_estimates(
+    values: dict[str, dict[str, float | None]],
+    frames: dict[str, pd.DataFrame],
+    score: str,
+    calibrator: Calibrator | None,
+) -> None:
+    """Add ``estimated.METRIC`` values: performance expected from the scores alone."""
+    from tether.monitoring.performance_estimation import estimate_performance
+
+    for name, frame in frames.items():
+        scores = _numeric(frame[score])
+        estimates = estimate_performance(scores, calibrator=calibrator)
+        for metric, value in estimates.items():
+            values[name][f"estimated.{metric}"] = value
+        values[name]["estimated.calibrated"] = float(calibrator is not None)
+
+
+def _numeric(series: pd.Series) -> Any:
+    """Return a column as floats, with values that are not numbers as NaN."""
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
 
 
 def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:

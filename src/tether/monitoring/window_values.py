@@ -19,9 +19,11 @@ Each window becomes one mapping of value name to number (or None):
 | ``service.latency_p50_ms``, ``service.latency_p99_ms`` | server latency per request |
 | ``integrity.error``, ``.warning``, ``.info`` | data integrity findings per severity |
 | ``integrity.checks.CHECK`` | findings of one integrity check, e.g. ``null_rate`` |
+| ``estimated.METRIC``, ``estimated.calibrated`` | performance expected from the scores alone |
 
-The integrity values come from ``tether.monitoring.monitors``, which runs
-the checks of ``tether.monitoring.data_integrity`` on each window.
+The integrity and estimated values come from ``tether.monitoring.monitors``,
+which runs the checks of ``tether.monitoring.data_integrity`` and the
+estimates of ``tether.monitoring.performance_estimation`` on each window.
 
 A skipped column contributes no values, so a rule on it sees no data
 rather than a zero.
