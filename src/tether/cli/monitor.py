@@ -30,13 +30,24 @@ def drift_command(
     json_path: Path | None = typer.Option(
         None, "--json", help="Write the result as JSON here."
     ),
+    method: str = typer.Option(
+        "auto",
+        help="Method for every column: auto (KS for numeric, chi-squared for "
+        "categorical columns), ks, chi2, psi, wasserstein or jensen_shannon.",
+    ),
+    correction: str = typer.Option(
+        "bonferroni",
+        help="Multiple-testing correction of the p-values: bonferroni, "
+        "bh (Benjamini-Hochberg) or none.",
+    ),
 ) -> None:
     """Test each column of CURRENT for drift against REFERENCE."""
     import json
 
     from tether.data.versions import load
-    from tether.monitoring.drift_detection import drift
+    from tether.monitoring.drift_detection import drift, validate_method_options
 
+    validate_method_options(method, correction)
     ref_frame, cur_frame = load(reference), load(current)
     selected = (
         [c.strip() for c in columns.split(",")]
@@ -49,14 +60,34 @@ def drift_command(
             f"[yellow]note[/] not compared, in one data set only: "
             f"{escape(', '.join(map(str, unshared)))}"
         )
-    report = drift(ref_frame, cur_frame, columns=selected)
+    report = drift(
+        ref_frame, cur_frame, columns=selected, method=method, correction=correction
+    )
     rows = [
-        (c.column, c.test, c.statistic, c.p_value, c.effect_size, c.status)
+        (
+            c.column,
+            c.method,
+            c.statistic,
+            c.p_value,
+            c.adjusted_p_value,
+            c.effect_size,
+            c.threshold,
+            c.status,
+        )
         for c in report.columns
     ]
     table(
         f"drift of {current} against {reference}",
-        ["column", "test", "statistic", "p-value", "effect", "status"],
+        [
+            "column",
+            "method",
+            "statistic",
+            "p-value",
+            "adjusted p-value",
+            "effect",
+            "threshold",
+            "status",
+        ],
         rows,
     )
     console.print(f"drift share {report.share:.2f}; data set drifted: {report.drifted}")

@@ -1,10 +1,15 @@
 """Column and data-set drift between a reference frame and a current frame.
 
-A numeric column is compared with the two-sample Kolmogorov-Smirnov test and a
-categorical column with Pearson's chi-squared test on the table of counts. A
-column drifts only when its test is significant after a Bonferroni correction
-over the tested columns *and* its effect size reaches a minimum, so that large
-samples do not flag shifts too small to matter. See ``docs/monitoring.md``.
+Each column gets one method. The two test methods decide by p-value: the
+two-sample Kolmogorov-Smirnov test (``"ks"``) for numeric columns and
+Pearson's chi-squared test (``"chi2"``) for categorical ones, the default
+choice of ``method="auto"``. A tested column drifts only when its p-value is
+significant after a correction over the tested columns *and* its effect size
+reaches a minimum, so that large samples do not flag shifts too small to
+matter. The three distance methods (``"psi"``, ``"wasserstein"`` and
+``"jensen_shannon"``) decide by a threshold on the distance alone. The
+statistics themselves are in :mod:`tether.monitoring.drift_statistics`. See
+``docs/monitoring.md``.
 """
 
 from __future__ import annotations
@@ -12,58 +17,110 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
 from tether.errors import ConfigError, DataError, NotFoundError
+from tether.monitoring import drift_statistics as stats
+from tether.monitoring.drift_statistics import (
+    PSI_MODERATE,
+    PSI_SIGNIFICANT,
+    jensen_shannon,
+)
+from tether.monitoring.drift_statistics import (
+    normalized_wasserstein as normalized_wasserstein,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_SHARE_THRESHOLD = 0.5
 NUMERIC_MIN_EFFECT = 0.1
-"""Minimum Wasserstein distance, in reference standard deviations, for drift."""
+"""Minimum normalised Wasserstein distance, in reference standard deviations,
+for a test method to flag drift."""
 CATEGORICAL_MIN_EFFECT = 0.1
-"""Minimum Jensen-Shannon distance (base 2, range 0-1) for drift."""
+"""Minimum Jensen-Shannon distance (base 2, range 0-1) for a test method to
+flag drift."""
 MIN_VALUES = 5
 """Fewer usable values than this on either side and the column is skipped."""
+WASSERSTEIN_NOISE_VALUES = 1000
+"""Below this many values on a side, a ``"wasserstein"`` result carries a note
+that sampling noise alone can reach its threshold. In a simulation with normal
+data, two samples of 1000 values each from one distribution exceeded 0.1 about
+3% of the time."""
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+
+AUTO = "auto"
+KS = "ks"
+CHI2 = "chi2"
+PSI = "psi"
+WASSERSTEIN = "wasserstein"
+JENSEN_SHANNON = "jensen_shannon"
+METHODS = (AUTO, KS, CHI2, PSI, WASSERSTEIN, JENSEN_SHANNON)
+"""Values accepted by ``method=`` and ``methods=`` of :func:`drift`."""
+TEST_METHODS = (KS, CHI2)
+DISTANCE_METHODS = (PSI, WASSERSTEIN, JENSEN_SHANNON)
+DEFAULT_THRESHOLDS: Mapping[str, float] = {
+    PSI: PSI_SIGNIFICANT,
+    WASSERSTEIN: 0.1,
+    JENSEN_SHANNON: 0.1,
+}
+"""Distance at or above which a distance method flags drift."""
+CATEGORICAL_FALLBACK = {KS: CHI2, WASSERSTEIN: JENSEN_SHANNON}
+"""Method used on a categorical column in place of a numeric-only one."""
+
+BONFERRONI = "bonferroni"
+BENJAMINI_HOCHBERG = "bh"
+NO_CORRECTION = "none"
+CORRECTIONS = (BONFERRONI, BENJAMINI_HOCHBERG, NO_CORRECTION)
+
 NUMERIC_EFFECT_METRIC = "normalized_wasserstein"
 CATEGORICAL_EFFECT_METRIC = "jensen_shannon_distance"
+PSI_METRIC = "psi"
+SKIPPED_METHOD = "none"
 MISSING_FROM_CURRENT = "missing from current data"
 MISSING_FROM_REFERENCE = "missing from reference data"
 NANOSECONDS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
 
+jensen_shannon_distance = jensen_shannon
+"""Alias of :func:`tether.monitoring.drift_statistics.jensen_shannon`."""
+
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """Drift test result for one column.
+    """Drift result for one column.
 
     Attributes:
         column: Column name.
         kind: ``"numeric"`` (including datetimes) or ``"categorical"``.
-        test: ``"ks"``, ``"chi2"`` or ``"none"`` when the column was skipped.
-        statistic: KS D or chi-squared statistic, None when skipped.
-        p_value: Uncorrected p-value of the test, None when skipped.
-        effect_size: Normalised Wasserstein distance (numeric) or Jensen-Shannon
-            distance in base 2 (categorical), None when skipped.
-        effect_metric: ``"normalized_wasserstein"`` or ``"jensen_shannon_distance"``.
+        method: ``"ks"``, ``"chi2"``, ``"psi"``, ``"wasserstein"``,
+            ``"jensen_shannon"``, or ``"none"`` when the column was skipped.
+        statistic: KS D, chi-squared statistic, PSI, normalised Wasserstein
+            distance or Jensen-Shannon distance, None when skipped.
+        p_value: Uncorrected p-value of a test method, None for a distance
+            method or a skipped column.
+        adjusted_p_value: ``p_value`` after the correction of the call (equal
+            to it for ``correction="none"``), None where ``p_value`` is None.
+        effect_size: Normalised Wasserstein distance for ``"ks"``, Jensen-Shannon
+            distance for ``"chi2"``, and the statistic itself for a distance
+            method. None when skipped.
+        effect_metric: ``"normalized_wasserstein"``, ``"jensen_shannon_distance"``
+            or ``"psi"``.
+        threshold: Effect size at or above which the column drifts, None when
+            skipped. A test method also needs a significant p-value.
         drifted: Whether the column drifted.
         status: ``"ok"``, ``"drift"`` or ``"skipped"``.
         reason: Why the column was skipped or how the decision was reached.
-        reference_count: Reference values used by the test.
-        current_count: Current values used by the test.
+        reference_count: Reference values used by the method.
+        current_count: Current values used by the method.
         reference_nulls: Share of reference rows left out as null or non-finite.
         current_nulls: Share of current rows left out as null or non-finite.
         new_categories: Categories of the current data absent from the reference.
@@ -71,11 +128,13 @@ class ColumnDrift:
 
     column: str
     kind: str
-    test: str
+    method: str
     statistic: float | None
     p_value: float | None
+    adjusted_p_value: float | None
     effect_size: float | None
     effect_metric: str
+    threshold: float | None
     drifted: bool
     status: str
     reason: str
@@ -84,6 +143,11 @@ class ColumnDrift:
     reference_nulls: float
     current_nulls: float
     new_categories: list[str]
+
+    @property
+    def test(self) -> str:
+        """Alias of ``method``, the name this field had before distance methods."""
+        return self.method
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as a JSON-safe dict (None in place of NaN)."""
@@ -100,11 +164,16 @@ class DriftReport:
             when no column was tested.
         drifted: Whether ``share`` reached ``share_threshold``.
         share_threshold: Share of drifted columns that marks the data set drifted.
-        alpha: Family-wise significance level before the Bonferroni correction.
+        alpha: Significance level that the corrected p-values are compared with.
         reference_rows: Rows of the reference frame.
         current_rows: Rows of the current frame.
-        min_effect: Effect size threshold given to :func:`drift`. None means
-            the defaults ``NUMERIC_MIN_EFFECT`` and ``CATEGORICAL_MIN_EFFECT``.
+        min_effect: Effect size threshold of the test methods given to
+            :func:`drift`. None means the defaults ``NUMERIC_MIN_EFFECT`` and
+            ``CATEGORICAL_MIN_EFFECT``.
+        method: Method requested for every column, ``"auto"`` by default.
+        methods: Per-column methods that replaced ``method``.
+        correction: ``"bonferroni"``, ``"bh"`` (Benjamini-Hochberg) or ``"none"``.
+        thresholds: Threshold of each distance method, defaults included.
     """
 
     columns: list[ColumnDrift]
@@ -115,6 +184,12 @@ class DriftReport:
     reference_rows: int = 0
     current_rows: int = 0
     min_effect: float | None = None
+    method: str = AUTO
+    methods: dict[str, str] = field(default_factory=dict)
+    correction: str = BONFERRONI
+    thresholds: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_THRESHOLDS)
+    )
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -144,7 +219,7 @@ class DriftReport:
 
     def to_frame(self) -> pd.DataFrame:
         """Return one row per column with the fields of :class:`ColumnDrift`."""
-        names = [field.name for field in dataclasses.fields(ColumnDrift)]
+        names = [item.name for item in dataclasses.fields(ColumnDrift)]
         rows = [result.to_dict() for result in self.columns]
         return pd.DataFrame(rows, columns=names)
 
@@ -159,6 +234,10 @@ class DriftReport:
                 "reference_rows": self.reference_rows,
                 "current_rows": self.current_rows,
                 "min_effect": self.min_effect,
+                "method": self.method,
+                "methods": self.methods,
+                "correction": self.correction,
+                "thresholds": self.thresholds,
                 "drifted_columns": self.drifted_columns,
                 "columns": [result.to_dict() for result in self.columns],
             }
@@ -190,6 +269,41 @@ class PreparedValues:
         return self.missing / self.rows if self.rows else 0.0
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """Options of one :func:`drift` call that every column needs."""
+
+    forced_categorical: set[str]
+    methods: dict[str, str]
+    default_method: str
+    min_effect: float | None
+    thresholds: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Measurement:
+    """Statistic, p-value and threshold of one method on one column, before the decision."""
+
+    method: str
+    statistic: float
+    p_value: float | None
+    effect_size: float
+    effect_metric: str
+    threshold: float
+    noise_level: float | None = None
+    pooled: int = 0
+    """Sparse categories or bins merged before a chi-squared test."""
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Counts per bin or category of both sides, for the count-based methods."""
+
+    reference: np.ndarray
+    current: np.ndarray
+    new_categories: list[str]
+
+
 def drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -199,6 +313,10 @@ def drift(
     alpha: float = DEFAULT_ALPHA,
     min_effect: float | None = None,
     share_threshold: float = DEFAULT_SHARE_THRESHOLD,
+    method: str = AUTO,
+    methods: Mapping[str, str] | None = None,
+    correction: str = BONFERRONI,
+    thresholds: Mapping[str, float] | None = None,
 ) -> DriftReport:
     """Compare each column of ``current`` with ``reference``.
 
@@ -208,29 +326,47 @@ def drift(
         columns: Columns to compare, by default every reference column.
         categorical: Columns to treat as categorical whatever their dtype,
             for example an integer code column.
-        alpha: Family-wise significance level. Each column is tested at
-            ``alpha / number of tested columns`` (Bonferroni).
-        min_effect: Minimum effect size for drift, used for both kinds. None
-            uses ``NUMERIC_MIN_EFFECT`` and ``CATEGORICAL_MIN_EFFECT``.
+        alpha: Significance level of the test methods, compared with the
+            p-values after ``correction``.
+        min_effect: Minimum effect size for a test method to flag drift, used
+            for both kinds. None uses ``NUMERIC_MIN_EFFECT`` and
+            ``CATEGORICAL_MIN_EFFECT``. Distance methods use ``thresholds``.
         share_threshold: The data set drifts when the share of drifted columns
             among the tested ones is at least this.
+        method: Method for every column: ``"auto"`` (KS for numeric and
+            chi-squared for categorical columns), ``"ks"``, ``"chi2"``,
+            ``"psi"``, ``"wasserstein"`` or ``"jensen_shannon"``. On a
+            categorical column ``"ks"`` becomes ``"chi2"`` and
+            ``"wasserstein"`` becomes ``"jensen_shannon"``, and the reason says so.
+        methods: Method per column name, in place of ``method``.
+        correction: Multiple-testing correction over the p-values of the call:
+            ``"bonferroni"`` (family-wise error rate), ``"bh"``
+            (Benjamini-Hochberg false discovery rate) or ``"none"``.
+        thresholds: Distance threshold per distance method, for example
+            ``{"psi": 0.25}``. Methods left out keep ``DEFAULT_THRESHOLDS``.
 
     Returns:
         The per-column results and the data-set verdict.
 
     Raises:
         DataError: ``reference`` or ``current`` is not a DataFrame.
-        ConfigError: An option is out of range, or ``categorical`` names a
-            column that is in neither frame.
+        ConfigError: An option is out of range or unknown, or ``categorical``
+            or ``methods`` names a column that is in neither frame.
     """
     _check_frames(reference, current)
     validate_drift_options(alpha, min_effect, share_threshold)
+    validate_method_options(method, correction, thresholds)
     names = _resolve_columns(reference, columns)
-    forced = _resolve_categorical(reference, current, categorical)
-    results = [_compare_column(name, reference, current, forced) for name in names]
-    tested = [result for result in results if result.status != "skipped"]
-    corrected_alpha = alpha / len(tested) if tested else alpha
-    decided = [_decide(result, corrected_alpha, min_effect) for result in results]
+    settings = _Settings(
+        forced_categorical=_resolve_categorical(reference, current, categorical),
+        methods=_resolve_methods(reference, current, methods),
+        default_method=method,
+        min_effect=min_effect,
+        thresholds={**DEFAULT_THRESHOLDS, **(thresholds or {})},
+    )
+    measured = [_compare_column(name, reference, current, settings) for name in names]
+    decided = _decide_columns(measured, alpha, correction)
+    tested = [result for result in decided if result.status != "skipped"]
     drifted_count = sum(result.drifted for result in decided)
     share = drifted_count / len(tested) if tested else 0.0
     logger.debug("drift: %d of %d tested columns drifted", drifted_count, len(tested))
@@ -243,6 +379,10 @@ def drift(
         reference_rows=len(reference),
         current_rows=len(current),
         min_effect=min_effect,
+        method=method,
+        methods=settings.methods,
+        correction=correction,
+        thresholds=settings.thresholds,
     )
 
 
@@ -282,6 +422,49 @@ def validate_drift_options(
             f"share_threshold must be in (0, 1], got {share_threshold!r}",
             setting="share_threshold",
             value=share_threshold,
+        )
+
+
+def validate_method_options(
+    method: str, correction: str, thresholds: Mapping[str, float] | None = None
+) -> None:
+    """Raise ConfigError unless the method, correction and thresholds are known."""
+    _check_method(method, "method")
+    if correction not in CORRECTIONS:
+        raise ConfigError(
+            f"correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}",
+            setting="correction",
+            value=correction,
+        )
+    if thresholds is not None and not isinstance(thresholds, Mapping):
+        raise ConfigError(
+            "thresholds must map distance methods to thresholds, for example "
+            f'{{"psi": 0.25}}, got {type(thresholds).__name__}',
+            setting="thresholds",
+            value=thresholds,
+        )
+    for name, value in (thresholds or {}).items():
+        if name not in DISTANCE_METHODS:
+            raise ConfigError(
+                f"thresholds has the key {name!r}, but only the distance methods "
+                f"{', '.join(DISTANCE_METHODS)} take a threshold",
+                setting="thresholds",
+                value=name,
+            )
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ConfigError(
+                f"the {name} threshold must be a finite number above 0, got {value!r}",
+                setting="thresholds",
+                value=value,
+            )
+
+
+def _check_method(method: str, setting: str) -> None:
+    if method not in METHODS:
+        raise ConfigError(
+            f"{setting} must be one of {', '.join(METHODS)}, got {method!r}",
+            setting=setting,
+            value=method,
         )
 
 
@@ -337,68 +520,219 @@ def _resolve_categorical(
     return {str(name) for name in categorical}
 
 
+def _resolve_methods(
+    reference: pd.DataFrame, current: pd.DataFrame, methods: Mapping[str, str] | None
+) -> dict[str, str]:
+    if methods is None:
+        return {}
+    if not isinstance(methods, Mapping):
+        raise ConfigError(
+            "methods must map column names to methods, for example "
+            f'{{"income": "psi"}}, got {type(methods).__name__}',
+            setting="methods",
+            value=methods,
+        )
+    for name, method in methods.items():
+        _check_method(method, f"methods[{name!r}]")
+    unknown = [
+        name
+        for name in methods
+        if column_series(reference, str(name)) is None
+        and column_series(current, str(name)) is None
+    ]
+    if unknown:
+        raise ConfigError(
+            f"methods names columns that are in neither frame: {unknown}. "
+            "Check the spelling.",
+            setting="methods",
+            value=unknown,
+        )
+    return {str(name): method for name, method in methods.items()}
+
+
 def _compare_column(
-    name: str, reference: pd.DataFrame, current: pd.DataFrame, forced: set[str]
+    name: str, reference: pd.DataFrame, current: pd.DataFrame, settings: _Settings
 ) -> ColumnDrift:
     ref_series = column_series(reference, name)
     cur_series = column_series(current, name)
-    kind, notes = _infer_kind(ref_series, cur_series, name in forced)
+    forced = name in settings.forced_categorical
+    kind, notes = _infer_kind(ref_series, cur_series, forced)
     ref = prepare_values(ref_series, kind)
     cur = prepare_values(cur_series, kind)
     notes += _infinite_notes(ref, cur)
     skip_reason = _skip_reason(ref_series, cur_series, ref, cur)
     if skip_reason:
-        return _make_result(
-            name, kind, ref, cur, reason="; ".join([skip_reason, *notes])
-        )
-    if kind == NUMERIC:
-        test, statistic, p_value, effect = _numeric_test(ref.values, cur.values)
-        new_categories: list[str] = []
-    else:
-        test, statistic, p_value, effect, new_categories = _categorical_test(
-            ref.values, cur.values
-        )
-    return _make_result(
-        name,
-        kind,
-        ref,
-        cur,
+        return _skipped_result(name, kind, ref, cur, "; ".join([skip_reason, *notes]))
+    requested = settings.methods.get(name, settings.default_method)
+    method, fallback_note = _choose_method(requested, kind)
+    counts = None if method in (KS, WASSERSTEIN) else _counts(kind, ref, cur)
+    measurement = _measure(method, ref.values, cur.values, counts, settings)
+    noise_note = _noise_note(measurement, len(ref.values), len(cur.values))
+    pool_note = _pool_note(measurement.pooled, kind)
+    notes = [note for note in (fallback_note, pool_note, *notes, noise_note) if note]
+    new_categories = counts.new_categories if counts is not None else []
+    return ColumnDrift(
+        column=name,
+        kind=kind,
+        method=measurement.method,
+        statistic=measurement.statistic,
+        p_value=measurement.p_value,
+        adjusted_p_value=None,
+        effect_size=measurement.effect_size,
+        effect_metric=measurement.effect_metric,
+        threshold=measurement.threshold,
+        drifted=False,
+        status="ok",
         reason="; ".join(notes),
-        tested=(test, statistic, p_value, effect),
+        reference_count=len(ref.values),
+        current_count=len(cur.values),
+        reference_nulls=ref.missing_share,
+        current_nulls=cur.missing_share,
         new_categories=new_categories,
     )
 
 
-def _make_result(
-    name: str,
-    kind: str,
-    ref: PreparedValues,
-    cur: PreparedValues,
-    *,
-    reason: str,
-    tested: tuple[str, float, float, float] | None = None,
-    new_categories: list[str] | None = None,
+def _skipped_result(
+    name: str, kind: str, ref: PreparedValues, cur: PreparedValues, reason: str
 ) -> ColumnDrift:
-    test, statistic, p_value, effect = tested or ("none", None, None, None)
     return ColumnDrift(
         column=name,
         kind=kind,
-        test=test,
-        statistic=statistic,
-        p_value=p_value,
-        effect_size=effect,
+        method=SKIPPED_METHOD,
+        statistic=None,
+        p_value=None,
+        adjusted_p_value=None,
+        effect_size=None,
         effect_metric=NUMERIC_EFFECT_METRIC
         if kind == NUMERIC
         else CATEGORICAL_EFFECT_METRIC,
+        threshold=None,
         drifted=False,
-        status="skipped" if tested is None else "ok",
+        status="skipped",
         reason=reason,
         reference_count=len(ref.values),
         current_count=len(cur.values),
         reference_nulls=ref.missing_share,
         current_nulls=cur.missing_share,
-        new_categories=new_categories or [],
+        new_categories=[],
     )
+
+
+def _choose_method(requested: str, kind: str) -> tuple[str, str]:
+    """Return the method for a column of ``kind`` and a note when it differs."""
+    if requested == AUTO:
+        return (KS if kind == NUMERIC else CHI2), ""
+    if kind == NUMERIC or requested not in CATEGORICAL_FALLBACK:
+        return requested, ""
+    used = CATEGORICAL_FALLBACK[requested]
+    return used, f"{requested} needs numeric values, so {used} was used"
+
+
+def _measure(
+    method: str,
+    reference: np.ndarray,
+    current: np.ndarray,
+    counts: _Counts | None,
+    settings: _Settings,
+) -> _Measurement:
+    if method == KS:
+        test = stats.ks(reference, current)
+        effect = stats.normalized_wasserstein(reference, current)
+        return _test_measurement(KS, test, effect, NUMERIC_EFFECT_METRIC, settings)
+    if method == WASSERSTEIN:
+        distance = stats.normalized_wasserstein(reference, current)
+        return _distance_measurement(
+            WASSERSTEIN, distance, NUMERIC_EFFECT_METRIC, settings
+        )
+    if counts is None:
+        raise ValueError(f"method {method!r} needs bin or category counts")
+    reference_counts, current_counts = counts.reference, counts.current
+    if method == CHI2:
+        # The effect size keeps every category, and only the test pools sparse ones.
+        *pooled, merged = stats.pool_sparse_categories(reference_counts, current_counts)
+        test = stats.chi_squared(*pooled)
+        effect = stats.jensen_shannon(reference_counts, current_counts)
+        measurement = _test_measurement(
+            CHI2, test, effect, CATEGORICAL_EFFECT_METRIC, settings
+        )
+        return dataclasses.replace(measurement, pooled=merged)
+    # Bins or categories empty on both sides add nothing to the noise.
+    seen = int(((reference_counts + current_counts) > 0).sum())
+    sizes = (seen, len(reference), len(current))
+    if method == PSI:
+        distance = stats.psi_from_counts(reference_counts, current_counts)
+        measurement = _distance_measurement(PSI, distance, PSI_METRIC, settings)
+        noise = stats.psi_noise_level(*sizes)
+    else:
+        distance = stats.jensen_shannon(reference_counts, current_counts)
+        measurement = _distance_measurement(
+            JENSEN_SHANNON, distance, CATEGORICAL_EFFECT_METRIC, settings
+        )
+        noise = stats.jensen_shannon_noise_level(*sizes)
+    return dataclasses.replace(measurement, noise_level=noise)
+
+
+def _counts(kind: str, ref: PreparedValues, cur: PreparedValues) -> _Counts:
+    """Count numeric values in reference-quantile bins, or categories by label."""
+    if kind == NUMERIC:
+        reference, current = stats.binned_counts(ref.values, cur.values)
+        return _Counts(reference, current, [])
+    categories, reference, current = stats.category_counts(ref.values, cur.values)
+    new = [name for name, count in zip(categories, reference, strict=True) if not count]
+    return _Counts(reference, current, new)
+
+
+def _test_measurement(
+    method: str,
+    test: stats.HypothesisTestResult,
+    effect: float,
+    metric: str,
+    settings: _Settings,
+) -> _Measurement:
+    if settings.min_effect is not None:
+        floor = settings.min_effect
+    elif metric == NUMERIC_EFFECT_METRIC:
+        floor = NUMERIC_MIN_EFFECT
+    else:
+        floor = CATEGORICAL_MIN_EFFECT
+    return _Measurement(method, test.statistic, test.p_value, effect, metric, floor)
+
+
+def _distance_measurement(
+    method: str, distance: float, metric: str, settings: _Settings
+) -> _Measurement:
+    threshold = settings.thresholds[method]
+    return _Measurement(method, distance, None, distance, metric, threshold)
+
+
+def _pool_note(pooled: int, kind: str) -> str:
+    if not pooled:
+        return ""
+    unit = "bins" if kind == NUMERIC else "categories"
+    return (
+        f"the chi-squared test merged {pooled} {unit} with expected counts below "
+        f"{stats.MIN_EXPECTED_COUNT:g} into one"
+    )
+
+
+def _noise_note(
+    measurement: _Measurement, reference_count: int, current_count: int
+) -> str:
+    """Warn when sampling noise alone can reach a distance method's threshold."""
+    method, threshold = measurement.method, measurement.threshold
+    if measurement.noise_level is not None and measurement.noise_level >= threshold:
+        return (
+            f"by chance alone, about 1% of samples of these sizes give {method} "
+            f"above {measurement.noise_level:.2g}, at or above the threshold "
+            f"{threshold:g}"
+        )
+    smaller = min(reference_count, current_count)
+    if method == WASSERSTEIN and smaller < WASSERSTEIN_NOISE_VALUES:
+        return (
+            f"only {smaller} values on the smaller side, so sampling noise alone "
+            f"can reach the {method} threshold {threshold:g}"
+        )
+    return ""
 
 
 def _skip_reason(
@@ -427,36 +761,106 @@ def _infinite_notes(ref: PreparedValues, cur: PreparedValues) -> list[str]:
     return notes
 
 
-def _decide(
-    result: ColumnDrift, corrected_alpha: float, min_effect: float | None
+def _decide_columns(
+    results: list[ColumnDrift], alpha: float, correction: str
+) -> list[ColumnDrift]:
+    tested = [
+        index for index, result in enumerate(results) if result.p_value is not None
+    ]
+    p_values = [results[index].p_value or 0.0 for index in tested]
+    adjusted = dict(zip(tested, _adjust(p_values, correction), strict=True))
+    decided = []
+    for index, result in enumerate(results):
+        if index in adjusted:
+            significance = _significance(
+                result, adjusted[index], alpha, correction, len(tested)
+            )
+            decided.append(_decide_test(result, adjusted[index], significance))
+        elif result.status == "skipped":
+            decided.append(result)
+        else:
+            decided.append(_decide_distance(result))
+    return decided
+
+
+def _adjust(p_values: list[float], correction: str) -> list[float]:
+    if correction == BONFERRONI:
+        adjusted = stats.bonferroni(p_values)
+    elif correction == BENJAMINI_HOCHBERG:
+        adjusted = stats.benjamini_hochberg(p_values)
+    else:
+        return list(p_values)
+    return [float(value) for value in adjusted]
+
+
+@dataclass(frozen=True)
+class _Significance:
+    """Outcome of the significance check, with its text for the reason."""
+
+    significant: bool
+    text: str
+    level: float
+
+
+def _significance(
+    result: ColumnDrift, adjusted: float, alpha: float, correction: str, tests: int
+) -> _Significance:
+    p_value = result.p_value if result.p_value is not None else 1.0
+    if correction == BONFERRONI:
+        # Same as adjusted < alpha, written the way it was decided before the
+        # adjusted p-values existed, so the reason and the verdict cannot differ.
+        level = alpha / tests
+        return _Significance(p_value < level, f"p={p_value:.3g}", level)
+    if correction == BENJAMINI_HOCHBERG:
+        return _Significance(adjusted < alpha, f"BH-adjusted p={adjusted:.3g}", alpha)
+    return _Significance(p_value < alpha, f"p={p_value:.3g}", alpha)
+
+
+def _decide_test(
+    result: ColumnDrift, adjusted: float, significance: _Significance
 ) -> ColumnDrift:
-    if result.status == "skipped" or result.p_value is None:
-        return result
-    threshold = _effect_threshold(result.kind, min_effect)
     effect = result.effect_size if result.effect_size is not None else 0.0
-    significant = result.p_value < corrected_alpha
+    threshold = result.threshold if result.threshold is not None else 0.0
     large = effect >= threshold
     comparison = f"{result.effect_metric}={effect:.3g}"
-    if significant and large:
-        significance = f"p={result.p_value:.3g} < {corrected_alpha:.3g}"
-        verdict = f"{significance} and {comparison} >= {threshold:g}"
-    elif significant:
-        verdict = (
-            f"significant (p={result.p_value:.3g}) but {comparison} < {threshold:g}"
-        )
+    p_text, level = significance.text, significance.level
+    if significance.significant and large:
+        verdict = f"{p_text} < {level:.3g} and {comparison} >= {threshold:g}"
+    elif significance.significant:
+        verdict = f"significant ({p_text}) but {comparison} < {threshold:g}"
     else:
-        verdict = ""
-    reason = "; ".join(part for part in (verdict, result.reason) if part)
-    drifted = significant and large
+        verdict = f"not significant: {p_text} >= {level:.3g}"
+    drifted = significance.significant and large
     return dataclasses.replace(
-        result, drifted=drifted, status="drift" if drifted else "ok", reason=reason
+        result,
+        adjusted_p_value=adjusted,
+        drifted=drifted,
+        status="drift" if drifted else "ok",
+        reason=_join_reason(verdict, result.reason),
     )
 
 
-def _effect_threshold(kind: str, min_effect: float | None) -> float:
-    if min_effect is not None:
-        return min_effect
-    return NUMERIC_MIN_EFFECT if kind == NUMERIC else CATEGORICAL_MIN_EFFECT
+def _decide_distance(result: ColumnDrift) -> ColumnDrift:
+    distance = result.statistic if result.statistic is not None else 0.0
+    threshold = result.threshold if result.threshold is not None else 0.0
+    distance_text = f"{result.effect_metric}={distance:.3g}"
+    drifted = distance >= threshold
+    if drifted:
+        verdict = f"{distance_text} >= {threshold:g}"
+    else:
+        verdict = f"{distance_text} < {threshold:g}"
+        if result.method == PSI and distance >= PSI_MODERATE:
+            verdict += f", a moderate shift (psi {PSI_MODERATE:g} or more)"
+    return dataclasses.replace(
+        result,
+        drifted=drifted,
+        status="drift" if drifted else "ok",
+        reason=_join_reason(verdict, result.reason),
+    )
+
+
+def _join_reason(verdict: str, notes: str) -> str:
+    return "; ".join(part for part in (verdict, notes) if part)
 
 
 def _infer_kind(
@@ -545,79 +949,6 @@ def _numeric_values(series: pd.Series) -> PreparedValues:
     return PreparedValues(
         finite, rows=len(series), missing=len(series) - len(finite), infinite=infinite
     )
-
-
-def _numeric_test(
-    reference: np.ndarray, current: np.ndarray
-) -> tuple[str, float, float, float]:
-    with warnings.catch_warnings():
-        # SciPy then falls back to the asymptotic p-value, which is fine here.
-        warnings.filterwarnings(
-            "ignore",
-            message="ks_2samp: Exact calculation unsuccessful",
-            category=RuntimeWarning,
-        )
-        result = ks_2samp(reference, current)
-    effect = normalized_wasserstein(reference, current)
-    return "ks", float(result.statistic), float(result.pvalue), effect
-
-
-def _categorical_test(
-    reference: np.ndarray, current: np.ndarray
-) -> tuple[str, float, float, float, list[str]]:
-    ref_counts = pd.Series(reference).value_counts()
-    cur_counts = pd.Series(current).value_counts()
-    categories = sorted(set(ref_counts.index) | set(cur_counts.index))
-    table = np.vstack(
-        [
-            ref_counts.reindex(categories, fill_value=0).to_numpy(),
-            cur_counts.reindex(categories, fill_value=0).to_numpy(),
-        ]
-    )
-    result = chi2_contingency(table)
-    effect = jensen_shannon_distance(table[0], table[1])
-    new = [str(name) for name in categories if name not in ref_counts.index]
-    return "chi2", float(result.statistic), float(result.pvalue), effect, new
-
-
-def normalized_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """Return the Wasserstein-1 distance divided by the reference standard deviation.
-
-    A value of 0.1 means the current distribution must move by a tenth of a
-    reference standard deviation on average to match the reference. When the
-    reference is constant the pooled standard deviation of both samples is
-    used, and two identical constants give 0.0.
-    """
-    magnitude = max(_max_abs(reference), _max_abs(current))
-    if magnitude == 0.0:
-        return 0.0
-    # The ratio is scale-free, and values near 1e308 would overflow np.std.
-    reference, current = reference / magnitude, current / magnitude
-    distance = float(wasserstein_distance(reference, current))
-    scale = float(np.std(reference))
-    if scale == 0.0:
-        scale = float(np.std(np.concatenate([reference, current])))
-    return distance / scale if scale > 0.0 else 0.0
-
-
-def _max_abs(values: np.ndarray) -> float:
-    return float(np.abs(values).max()) if len(values) else 0.0
-
-
-def jensen_shannon_distance(
-    reference_counts: Sequence[float] | np.ndarray,
-    current_counts: Sequence[float] | np.ndarray,
-) -> float:
-    """Return the Jensen-Shannon distance (base 2, in [0, 1]) of two count vectors.
-
-    The counts are normalised to probabilities first. The distance is the
-    square root of the Jensen-Shannon divergence, so 1.0 means disjoint support.
-    """
-    ref = np.asarray(reference_counts, dtype=float)
-    cur = np.asarray(current_counts, dtype=float)
-    if ref.sum() <= 0.0 or cur.sum() <= 0.0:
-        return 0.0
-    return float(jensenshannon(ref / ref.sum(), cur / cur.sum(), base=2))
 
 
 def json_safe_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
