@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ import pandas as pd
 import pytest
 
 import tether
-from flights import features, source
+from flights import alerting, features, source
 from flights.build import build
 from flights.deployment import CANARY_TRAFFIC, deploy_and_replay
 from flights.operate import DEPLOYMENT, operate
@@ -152,7 +153,9 @@ def test_flights_build_serve_monitor_trace(
 
     _check_data_versions(flights_path)
     _check_serving()
+    since = datetime.now(UTC).isoformat()
     _check_deployment_and_monitoring(repo)
+    _check_alert_and_retrain(repo, since, flights_path, weather_path)
     _check_rerun_stops_on_error()
     _check_lineage(head, flights_path)
 
@@ -310,6 +313,40 @@ def _check_deployment_and_monitoring(repo: Path) -> None:
     assert "<svg" in html
     assert "temp" in html
     assert json.loads(Path(result["json"]).read_text())["windows"]
+
+
+def _check_alert_and_retrain(
+    repo: Path, since: str, flights_path: Path, weather_path: Path
+) -> None:
+    """The summer temperature drift fires the rule, calls the webhook and retrains."""
+    watched = alerting.watch(
+        since=since,
+        flights_path=str(flights_path),
+        weather_path=str(weather_path),
+        report_dir=str(repo / "reports"),
+        retrain_params=FAST_TRAINING,
+    )
+    values = watched.run.computed.values
+    assert sorted(values) == ["2013-06", "2013-07", "2013-08"]
+    # June is already warmer than January to June, so two months in a row
+    # of temperature drift end at July.
+    for month in ("2013-06", "2013-07", "2013-08"):
+        assert values[month]["drift.columns.temp.drifted"] == 1.0, month
+    assert values["2013-07"]["performance.roc_auc"] > 0.55
+    assert values["2013-07"]["estimated.roc_auc"] is not None
+    (fired,) = watched.run.alerts.fired
+    assert (fired.rule, fired.first_window) == ("summer-weather", "2013-07")
+    assert [o["type"] for o in watched.run.alerts.actions] == ["webhook", "pipeline"]
+    assert all(o["ok"] for o in watched.run.alerts.actions), watched.run.alerts.actions
+    assert [b["rule"] for b in watched.webhook_bodies] == ["summer-weather"]
+    assert watched.retrained_uri is not None
+    retrained = tether.models.get_version(watched.retrained_uri)
+    assert "retrained" in retrained.aliases
+    page = watched.governance.read_text()
+    assert "summer-weather" in page and "action:pipeline" in page
+    assert "temp" in watched.report.read_text()
+    trail = [e.action for e in get_store().audit_trail("alerts:/summer-weather")]
+    assert trail[-3:] == ["fire", "action:webhook", "action:pipeline"]
 
 
 def _check_rerun_stops_on_error() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import RandomForestClassifier
@@ -279,3 +280,48 @@ def test_monitor_against_a_stored_profile_needs_no_training_rows(
     assert run.computed.values["2013-07"]["drift.share"] == 1.0
     with pytest.raises(tether.errors.ConfigError, match="invalid reference 'flights'"):
         MonitorSpec(model="cancer", reference="flights")
+
+
+def test_monitor_spec_names_the_bad_setting() -> None:
+    with pytest.raises(tether.errors.ConfigError, match="'bogus'"):
+        MonitorSpec(model="m", reference="datasets:/d@1", method="bogus")
+    with pytest.raises(tether.errors.ConfigError, match="invalid since 'yesterday'"):
+        MonitorSpec(model="m", reference="datasets:/d@1", since="yesterday")
+    with pytest.raises(tether.errors.ConfigError, match="invalid window 'week'"):
+        MonitorSpec(model="m", reference="datasets:/d@1", every="week")
+    with pytest.raises(tether.errors.ConfigError, match="key=COLUMN"):
+        MonitorSpec(model="m", reference="datasets:/d@1", labels="datasets:/truth@1")
+
+
+def test_logged_since_keeps_rows_from_that_time() -> None:
+    from tether.monitoring.monitors import logged_since
+
+    logged = pd.DataFrame(
+        {
+            "logged_at": pd.to_datetime(
+                ["2026-01-01T10:00:00Z", "2026-01-01T12:00:00Z"], utc=True
+            ),
+            "x": [1, 2],
+        }
+    )
+    assert logged_since(logged, "2026-01-01T11:00:00")["x"].tolist() == [2]
+    assert logged_since(logged, "2026-01-01T12:00:00+02:00")["x"].tolist() == [1, 2]
+    assert logged_since(logged, None)["x"].tolist() == [1, 2]
+
+
+def test_monitor_with_psi(tether_home: Path) -> None:
+    serve_two_months(tether_home / "predictions")
+    create_monitor(
+        "psi",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=FEATURES,
+            time_column="scheduled",
+            method="psi",
+        ),
+    )
+    july = run_monitor("psi").computed.values["2013-07"]
+    assert july["drift.columns.mean area.drifted"] == 1.0
+    assert july["drift.columns.mean area.statistic"] > 0.2
+    assert july["drift.columns.mean area.p_value"] is None

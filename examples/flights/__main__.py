@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +21,7 @@ from rich.progress import (
 from rich.status import Status
 
 import tether
-from flights import source
+from flights import alerting, source
 from flights.build import ALIAS, CHALLENGER_ALIAS, build
 from flights.inputs import check_input
 from flights.operate import DEPLOYMENT, MODEL_URI, operate
@@ -105,6 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--skip-challenger",
         action="store_true",
         help="deploy the champion alone, with no canary, promotion or rollback",
+    )
+    add(
+        "--skip-alerts",
+        action="store_true",
+        help="stop after the monthly report: no monitor, alert or retraining",
     )
     add(
         "--skip-serving",
@@ -328,12 +334,68 @@ def print_monitoring(result: dict[str, object]) -> None:
         )
 
 
-def print_where_to_look(result: dict[str, object]) -> None:
-    console.rule("[bold]5. Trace: lineage of the served model")
+def run_alerts(args: argparse.Namespace, since: str) -> alerting.Watched:
+    console.rule("[bold]5. Alert and act: summer weather drift, webhook, retraining")
+    console.print(
+        f"  rule {alerting.RULE}: temp at the origin drifts in 2 months in a row; "
+        f"actions: POST to a webhook on 127.0.0.1, retrain on flights before "
+        f"{alerting.RETRAIN_TRAIN_END}"
+    )
+    with Status("  monitoring, and retraining if the alert fires", console=console):
+        watched = alerting.watch(
+            since=since,
+            flights_path=args.flights or str(source.data_file("flights")),
+            weather_path=args.weather or str(source.data_file("weather")),
+            report_dir=args.report_dir,
+            retrain_params={
+                "learning_rate": args.learning_rate,
+                "max_iter": args.max_iter,
+                "max_leaf_nodes": args.max_leaf_nodes,
+                "min_auc": args.min_auc,
+                "min_margin": args.min_margin,
+            },
+        )
+    for name, values in watched.run.computed.values.items():
+        estimated = values.get("estimated.roc_auc")
+        real = values.get("performance.roc_auc")
+        console.print(
+            f"  {name}: temp drifted {'yes' if values.get('drift.columns.temp.drifted') else 'no'}"
+            f", AUC {_fmt(real)} (estimated from scores {_fmt(estimated)})"
+            f", integrity warnings {_fmt(values.get('integrity.warning'), '.0f')}"
+        )
+    for alert in watched.run.alerts.fired:
+        console.print(
+            f"  [bold red]alert {alert.rule}[/] fired at {alert.first_window} "
+            f"({alert.severity})"
+        )
+    for outcome in watched.run.alerts.actions:
+        console.print(f"    {outcome['type']}: {outcome['detail']}", soft_wrap=True)
+    if not watched.run.alerts.fired:
+        console.print("  no new alert")
+    console.print(f"  the webhook received {len(watched.webhook_bodies)} alert(s)")
+    if watched.retrained_uri:
+        console.print(
+            f"  retrained model: [bold]{watched.retrained_uri}[/] (@retrained)"
+        )
+    return watched
+
+
+def _fmt(value: object, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def print_where_to_look(
+    result: dict[str, object], watched: alerting.Watched | None
+) -> None:
+    console.rule("[bold]6. Trace: lineage of the served model")
     tether_cli(["lineage", MODEL_URI])
     console.rule("[bold]Where to look")
     console.print(f"  HTML report   {Path(str(result['html'])).absolute()}")
     console.print(f"  JSON summary  {Path(str(result['json'])).absolute()}")
+    if watched is not None:
+        console.print(f"  monitor       {watched.report.absolute()}")
+        console.print(f"  governance    {watched.governance.absolute()}")
+        console.print("  alerts        .venv/bin/tether monitor alerts")
     console.print(
         f"  lineage       .venv/bin/tether lineage {MODEL_URI} [--format json]"
     )
@@ -365,13 +427,15 @@ def main(argv: list[str] | None = None) -> int:
         challenger = None if args.skip_challenger else run_challenger(args, built)
         # Deploy the version this build promoted, even if another build has
         # moved the alias since.
+        since = datetime.now(UTC).isoformat()
         operate_result = run_operate(
             args,
             str(built["uri"]),
             str(challenger["uri"]) if challenger else None,
         )
         print_monitoring(operate_result)
-        print_where_to_look(operate_result)
+        watched = None if args.skip_alerts else run_alerts(args, since)
+        print_where_to_look(operate_result, watched)
     except TetherError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

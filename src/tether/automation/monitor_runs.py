@@ -20,6 +20,7 @@ from tether.monitoring.monitors import (
     ComputedMonitor,
     MonitorSpec,
     compute_monitor,
+    logged_since,
     reference_frame,
 )
 from tether.store import get_store
@@ -73,7 +74,7 @@ def run_monitor(name: str, *, report_dir: str | Path | None = None) -> MonitorRu
 
     store = get_store()
     spec = MonitorSpec.from_dict(store.get_monitor(name).spec)
-    logged = load_predictions(spec.model, spec.version)
+    logged = logged_since(load_predictions(spec.model, spec.version), spec.since)
     logged = _with_labels(spec, logged)
     reference = reference_frame(spec.reference)
     if not logged.empty:

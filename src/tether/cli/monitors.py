@@ -58,6 +58,15 @@ def create_command(
     version: int | None = typer.Option(
         None, help="Watch one version; default: every version."
     ),
+    since: str | None = typer.Option(
+        None, help="Only predictions logged at or after this ISO 8601 time."
+    ),
+    method: str = typer.Option(
+        "auto", help="Drift method: auto, ks, chi2, psi, wasserstein or jensen_shannon."
+    ),
+    correction: str = typer.Option(
+        "bonferroni", help="Multiple-testing correction: bonferroni, bh or none."
+    ),
 ) -> None:
     """Create a monitor, or replace the settings of one (its history stays)."""
     from tether.automation.monitor_runs import create_monitor
@@ -75,6 +84,9 @@ def create_command(
         labels=None if labels == "none" else labels,
         key=key,
         version=version,
+        since=since,
+        method=method,
+        correction=correction,
     )
     create_monitor(name, spec)
     typer.echo(f"monitor {name} watches {model} against {reference}, by {every}")

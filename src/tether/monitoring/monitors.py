@@ -59,6 +59,11 @@ class MonitorSpec:
             a dataset URI joined on ``key``, or None.
         key: The column that joins a labels dataset to the log.
         version: One version of the model, or None for all.
+        since: Only predictions logged at or after this time (ISO 8601,
+            UTC when it has no offset), for example since a release.
+        method: The drift method of the feature columns (see
+            ``tether.monitoring.drift_detection.drift``).
+        correction: The multiple-testing correction of each window.
     """
 
     model: str
@@ -72,6 +77,9 @@ class MonitorSpec:
     labels: str | None = "feedback"
     key: str | None = None
     version: int | None = None
+    since: str | None = None
+    method: str = "auto"
+    correction: str = "bonferroni"
 
     def __post_init__(self) -> None:
         if not re.fullmatch(NAME_PATTERN, self.model):
@@ -94,6 +102,11 @@ class MonitorSpec:
                 setting="every",
                 value=self.every,
             )
+        if self.since is not None:
+            _check_since(self.since)
+        from tether.monitoring.drift_detection import validate_method_options
+
+        validate_method_options(self.method, self.correction)
         if self.labels not in (None, "feedback") and self.key is None:
             raise ConfigError(
                 f"labels from {self.labels} need the column that joins them to "
@@ -164,6 +177,8 @@ def compute_monitor(
         score_column=score,
         prediction_column=score,
         title=title,
+        method=spec.method,
+        correction=spec.correction,
     )
     values = report_values(report, frames)
     checks = _integrity(spec, reference, frames, features)
@@ -242,6 +257,33 @@ def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:
         key = f"integrity.checks.{finding.check}"
         values[key] = (values.get(key) or 0.0) + 1.0
     return values
+
+
+def _check_since(since: str) -> None:
+    import pandas as pd
+
+    try:
+        pd.Timestamp(since)
+    except ValueError:
+        raise ConfigError(
+            f"invalid since {since!r}; give an ISO 8601 time such as 2013-07-01T00:00:00Z",
+            setting="since",
+            value=since,
+        ) from None
+
+
+def logged_since(logged: pd.DataFrame, since: str | None) -> pd.DataFrame:
+    """Return the rows of the log written at or after ``since``."""
+    import pandas as pd
+
+    if since is None or logged.empty or "logged_at" not in logged.columns:
+        return logged
+    start = pd.Timestamp(since)
+    start = (
+        start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    )
+    times = pd.to_datetime(logged["logged_at"], utc=True)
+    return logged.loc[times >= start].reset_index(drop=True)
 
 
 def reference_frame(reference: str) -> pd.DataFrame:

@@ -202,6 +202,8 @@ def build_report(
     share_threshold: float = DEFAULT_SHARE_THRESHOLD,
     min_effect: float | None = None,
     reference_label: str = "reference",
+    method: str = "auto",
+    correction: str = "bonferroni",
 ) -> MonitoringReport:
     """Compare every window with the reference and collect the results.
 
@@ -226,6 +228,9 @@ def build_report(
             :func:`tether.monitoring.drift_detection.drift`.
         reference_label: Name of the overview row that shows
             ``reference_performance``, e.g. the holdout the metrics came from.
+        method: The drift method of every feature column, as
+            :func:`tether.monitoring.drift_detection.drift` takes it.
+        correction: The multiple-testing correction of each window.
 
     Returns:
         The report, to write with ``to_html`` or ``to_json``.
@@ -246,7 +251,9 @@ def build_report(
     )
     _check_categorical(categorical, [*features, *map(str, reference.columns)])
     roles = _Roles(features, output_column, label_column, score_column)
-    options = _DriftOptions(list(categorical or []), alpha, share_threshold, min_effect)
+    options = _DriftOptions(
+        list(categorical or []), alpha, share_threshold, min_effect, method, correction
+    )
     results = [
         _measure_window(str(name), reference, frame, roles, options)
         for name, frame in windows.items()
@@ -324,6 +331,8 @@ class _DriftOptions:
     alpha: float
     share_threshold: float
     min_effect: float | None
+    method: str = "auto"
+    correction: str = "bonferroni"
 
 
 def _measure_window(
@@ -341,6 +350,8 @@ def _measure_window(
         alpha=options.alpha,
         min_effect=options.min_effect,
         share_threshold=options.share_threshold,
+        method=options.method,
+        correction=options.correction,
     )
     return WindowResult(
         name,
@@ -367,6 +378,7 @@ def _prediction_drift(
         categorical=[column] if column in options.categorical else None,
         alpha=options.alpha,
         min_effect=options.min_effect,
+        method=options.method,
     )
     return report.columns[0]
 
