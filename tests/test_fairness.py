@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tether.errors import ConfigError, DataError, NotFoundError
-from tether.monitoring.fairness import MISSING_GROUP, fairness_metrics
+from tether.models.fairness import MISSING_GROUP, fairness_metrics
 
 FAIRLEARN_SKIP = (
     "fairlearn is not installed; it is only the reference for these comparisons, "

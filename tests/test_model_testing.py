@@ -757,3 +757,38 @@ def test_suite_rejects_duplicate_names() -> None:
         Suite(name="s", tests=tests)
     with pytest.raises(ConfigError, match="the suite has no tests"):
         Suite(name="s", tests=[])
+
+
+def test_fairness_test_bounds_a_disparity(holdout: str, frame: pd.DataFrame) -> None:
+    from tether.models.testing.fairness_check import FairnessTest
+
+    model = fit_classifier(frame)
+    version = register(model, frame)
+    predicted = model.predict(frame[FEATURES])
+    rates = pd.Series(predicted, index=frame.index).groupby(frame["region"]).mean()
+    expected = float(rates.max() - rates.min())
+    suite = _suite(
+        holdout,
+        FairnessTest(
+            "parity by region",
+            column="region",
+            metric="demographic_parity_difference",
+            max=expected - 1e-9,
+            required=False,
+        ),
+        FairnessTest(
+            "odds by region",
+            column="region",
+            metric="equalized_odds_difference",
+            max=1.0,
+        ),
+    )
+    result = run_tests(version.uri, suite)
+    parity, odds = result.results
+    assert parity.value == pytest.approx(expected)
+    assert not parity.passed
+    assert "demographic_parity_difference by region" in parity.message
+    assert "above the maximum" in parity.message
+    assert odds.passed and 0.0 <= odds.value <= 1.0
+    with pytest.raises(ConfigError, match="metric"):
+        FairnessTest("bad", column="region", metric="parity")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -62,8 +63,11 @@ def serve_two_months(folder: Path) -> list[str]:
         folder, model_uri=uri, model_version="1", on_flush=index
     )
     feedback = FeedbackLogger(folder, model_uri=uri, model_version="1")
-    june = frame.iloc[:200].assign(scheduled="2013-06-15T08:00:00Z")
-    july = (frame.iloc[200:400] * 1.6).assign(scheduled="2013-07-15T08:00:00Z")
+    clinics = np.where(np.arange(200) % 3 == 0, "north", "south")
+    june = frame.iloc[:200].assign(scheduled="2013-06-15T08:00:00Z", clinic=clinics)
+    july = (frame.iloc[200:400] * 1.6).assign(
+        scheduled="2013-07-15T08:00:00Z", clinic=clinics
+    )
     june_ids = []
     app = create_app(
         served,
@@ -307,6 +311,30 @@ def test_logged_since_keeps_rows_from_that_time() -> None:
     assert logged_since(logged, "2026-01-01T11:00:00")["x"].tolist() == [2]
     assert logged_since(logged, "2026-01-01T12:00:00+02:00")["x"].tolist() == [1, 2]
     assert logged_since(logged, None)["x"].tolist() == [1, 2]
+
+
+def test_monitor_reports_fairness_by_a_logged_column(tether_home: Path) -> None:
+    serve_two_months(tether_home / "predictions")
+    create_monitor(
+        "fair",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=FEATURES,
+            time_column="scheduled",
+            sensitive=["clinic"],
+        ),
+    )
+    run = run_monitor("fair")
+    june = run.computed.values["2013-06"]
+    logged = run.computed.frames["2013-06"]
+    rates = logged.groupby("clinic")["prediction"].mean()
+    assert june["fairness.clinic.demographic_parity_difference"] == pytest.approx(
+        rates.max() - rates.min()
+    )
+    assert june["fairness.clinic.equalized_odds_difference"] is not None
+    july = run.computed.values["2013-07"]
+    assert "fairness.clinic.equalized_odds_difference" not in july
 
 
 def test_monitor_with_psi(tether_home: Path) -> None:

@@ -64,6 +64,9 @@ def create_command(
     method: str = typer.Option(
         "auto", help="Drift method: auto, ks, chi2, psi, wasserstein or jensen_shannon."
     ),
+    sensitive: str | None = typer.Option(
+        None, help="Comma-separated columns whose groups get fairness values."
+    ),
     correction: str = typer.Option(
         "bonferroni", help="Multiple-testing correction: bonferroni, bh or none."
     ),
@@ -87,6 +90,7 @@ def create_command(
         since=since,
         method=method,
         correction=correction,
+        sensitive=_names(sensitive),
     )
     create_monitor(name, spec)
     typer.echo(f"monitor {name} watches {model} against {reference}, by {every}")

@@ -64,6 +64,8 @@ class MonitorSpec:
         method: The drift method of the feature columns (see
             ``tether.monitoring.drift_detection.drift``).
         correction: The multiple-testing correction of each window.
+        sensitive: Columns whose groups get fairness values per window.
+        prediction_column: The logged predicted label, for fairness.
     """
 
     model: str
@@ -80,6 +82,8 @@ class MonitorSpec:
     since: str | None = None
     method: str = "auto"
     correction: str = "bonferroni"
+    sensitive: list[str] = field(default_factory=list)
+    prediction_column: str = "prediction"
 
     def __post_init__(self) -> None:
         if not re.fullmatch(NAME_PATTERN, self.model):
@@ -186,6 +190,8 @@ def compute_monitor(
         values[name].update(integrity_values(checked))
     if score is not None:
         _add_estimates(values, frames, score, _calibrator(spec, reference))
+    for name, frame in frames.items():
+        values[name].update(fairness_values(spec, frame, label))
     return ComputedMonitor(report, frames, values, _bounds(frames, spec), checks)
 
 
@@ -240,6 +246,43 @@ def _numeric(series: pd.Series) -> Any:
     import pandas as pd
 
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+def fairness_values(
+    spec: MonitorSpec, frame: pd.DataFrame, label: str | None
+) -> dict[str, float | None]:
+    """Return ``fairness.COLUMN.METRIC`` values of one window.
+
+    The demographic parity difference and ratio need only the predictions;
+    the equalized odds difference also needs labels, from the labelled rows.
+    """
+    from tether.models.fairness import fairness_metrics
+
+    found: dict[str, float | None] = {}
+    predicted = spec.prediction_column
+    if predicted not in frame.columns or frame.empty:
+        return found
+    for column in spec.sensitive:
+        if column not in frame.columns:
+            continue
+        try:
+            parity = fairness_metrics(frame[predicted], frame[predicted], frame[column])
+        except (DataError, ConfigError) as exc:
+            logger.info("no fairness values for %s: %s", column, exc)
+            continue
+        found[f"fairness.{column}.demographic_parity_difference"] = (
+            parity.demographic_parity_difference
+        )
+        found[f"fairness.{column}.demographic_parity_ratio"] = (
+            parity.demographic_parity_ratio
+        )
+        if label is not None and frame[label].notna().any():
+            rows = frame[frame[label].notna()]
+            odds = fairness_metrics(rows[label], rows[predicted], rows[column])
+            found[f"fairness.{column}.equalized_odds_difference"] = (
+                odds.equalized_odds_difference
+            )
+    return found
 
 
 def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:

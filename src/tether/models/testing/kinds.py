@@ -5,6 +5,7 @@ from __future__ import annotations
 from tether.models.testing.base import ModelTest
 from tether.models.testing.champion import ChampionComparison
 from tether.models.testing.directional import Directional
+from tether.models.testing.fairness_check import FairnessTest
 from tether.models.testing.invariance import Invariance
 from tether.models.testing.latency import LatencyBudget
 from tether.models.testing.slices import SliceMetric
@@ -19,6 +20,7 @@ TEST_KINDS: dict[str, type[ModelTest]] = {
         Invariance,
         Directional,
         LatencyBudget,
+        FairnessTest,
     )
 }
-"""Test classes by kind: metric, champion, slice, invariance, directional, latency."""
+"""Test classes by kind: metric, champion, slice, invariance, directional, latency, fairness."""

@@ -24,7 +24,6 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from tether.errors import ConfigError, DataError, NotFoundError
-from tether.monitoring.json_values import plain_value
 
 logger = logging.getLogger(__name__)
 
@@ -425,3 +424,14 @@ def _defined(values: Any) -> list[float]:
 def _spread(values: Any) -> float | None:
     defined = _defined(values)
     return max(defined) - min(defined) if defined else None
+
+
+def plain_value(value: Any) -> Any:
+    """Return a group value or label as a JSON type: NaN and infinity as None, others as text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
