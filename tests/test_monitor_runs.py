@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,7 +153,13 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     windows = store.window_results("cancer")
     assert [(w.window, w.rows) for w in windows] == [("2013-06", 200), ("2013-07", 200)]
     assert str(windows[0].start.date()) == "2013-06-01"
-    assert (tether_home / "reports" / "cancer.html").stat().st_size > 1000
+    page = (tether_home / "reports" / "cancer.html").read_text()
+    assert "Drift over time per feature" in page and "Data integrity per window" in page
+    assert "Performance over time" in page
+    assert "drifting" in page and "webhook: ok" in page
+    saved = json.loads((tether_home / "reports" / "cancer.json").read_text())
+    assert saved["window_values"]["2013-07"]["drift.share"] == 1.0
+    assert [a["rule"] for a in saved["alerts"]] == ["drifting"]
 
     again = run_monitor("cancer")
     assert again.alerts.fired == [] and again.alerts.actions == []
@@ -225,6 +232,14 @@ def test_monitor_cli(
     )
     assert {a["subject"] for a in alerts} == set(FEATURES)
     assert all(a["actions"] == ["webhook: ok"] for a in alerts)
+    html_path, json_path = tether_home / "r.html", tether_home / "r.json"
+    args = ["monitor", "report", "cancer", "--html", str(html_path)]
+    assert tether.cli.main.main([*args, "--json", str(json_path)]) == 0
+    capsys.readouterr()
+    assert len(json.loads(json_path.read_text())["alerts"]) == len(FEATURES)
+    assert "<script" not in html_path.read_text()
+    nowhere = one_line_error(capsys, "monitor", "report", "cancer")
+    assert "give --html PATH, --json PATH or both" in nowhere
     governance = run_json(capsys, "monitor", "governance", "cancer")
     assert len(governance["alerts"]) == len(FEATURES)
     listed = run_json(capsys, "monitor", "list", "--format", "json")

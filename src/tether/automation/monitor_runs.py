@@ -64,16 +64,29 @@ def run_monitor(name: str, *, report_dir: str | Path | None = None) -> MonitorRu
     """Compute every window of monitor ``name``, store them and evaluate its rules.
 
     Args:
-        report_dir: Also write ``NAME.html`` and ``NAME.json`` reports here.
+        report_dir: Also write ``NAME.html`` and ``NAME.json`` reports here,
+            with the alerts as they are after this run.
 
     Raises:
         NotFoundError: No monitor, model or dataset of that name.
         DataError: The model has no logged predictions.
     """
+    spec, logged, computed = compute_named(name)
+    _store_windows(name, computed)
+    alerts = evaluate_alerts(name)
+    if report_dir is not None:
+        folder = Path(report_dir)
+        write_report(name, computed, folder / f"{name}.html", folder / f"{name}.json")
+    label = spec.label_column
+    labelled = int(logged[label].notna().sum()) if label in logged.columns else 0
+    return MonitorRun(name, computed, alerts, len(logged), labelled)
+
+
+def compute_named(name: str) -> tuple[MonitorSpec, pd.DataFrame, ComputedMonitor]:
+    """Read the log of monitor ``name`` and compute its windows, storing nothing."""
     from tether.monitoring.logged import load_predictions
 
-    store = get_store()
-    spec = MonitorSpec.from_dict(store.get_monitor(name).spec)
+    spec = MonitorSpec.from_dict(get_store().get_monitor(name).spec)
     logged = logged_since(load_predictions(spec.model, spec.version), spec.since)
     logged = _with_labels(spec, logged)
     reference = reference_frame(spec.reference)
@@ -82,15 +95,35 @@ def run_monitor(name: str, *, report_dir: str | Path | None = None) -> MonitorRu
     computed = compute_monitor(
         spec, logged, reference, title=f"monitor {name}: model {spec.model}"
     )
-    _store_windows(name, computed)
-    if report_dir is not None:
-        folder = Path(report_dir)
-        computed.report.to_html(folder / f"{name}.html")
-        computed.report.to_json(folder / f"{name}.json")
-    alerts = evaluate_alerts(name)
-    label = spec.label_column
-    labelled = int(logged[label].notna().sum()) if label in logged.columns else 0
-    return MonitorRun(name, computed, alerts, len(logged), labelled)
+    return spec, logged, computed
+
+
+def write_report(
+    name: str,
+    computed: ComputedMonitor,
+    html_path: str | Path | None,
+    json_path: str | Path | None,
+) -> None:
+    """Write the monitor's report: windows, history charts, integrity and alerts."""
+    from tether.monitoring.governance import alert_dict
+    from tether.monitoring.monitor_report import (
+        monitor_report_sections,
+        write_monitor_json,
+    )
+
+    store = get_store()
+    alerts = [
+        alert_dict(alert)
+        for rule in store.list_alert_rules(name)
+        for alert in store.list_alerts(rule=rule.name)
+    ]
+    report = computed.report
+    report.extra_sections = monitor_report_sections(computed.values, alerts)
+    if html_path is not None:
+        report.to_html(html_path)
+    if json_path is not None:
+        written = report.to_json(json_path)
+        write_monitor_json(written, written, computed.values, alerts)
 
 
 def _store_windows(name: str, computed: ComputedMonitor) -> None:

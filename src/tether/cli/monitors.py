@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
     app.command("alerts")(alerts_command)
     app.command("governance")(governance_command)
+    app.command("report")(report_command)
     app.add_typer(rules_app, name="rules")
 
 
@@ -216,6 +217,30 @@ def alerts_command(
         "actions",
     ]
     table("alerts", columns, [[row[c] for c in columns] for row in rows])
+
+
+def report_command(
+    name: str = typer.Argument(..., help="The monitor's name."),
+    html_path: Path | None = typer.Option(
+        None, "--html", help="Write the HTML page here."
+    ),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the JSON here."),
+) -> None:
+    """Write a monitor's report from its log, with its stored alerts; stores nothing."""
+    from tether.automation.monitor_runs import compute_named, write_report
+    from tether.errors import ConfigError
+
+    if html_path is None and json_path is None:
+        raise ConfigError(
+            "give --html PATH, --json PATH or both to say where to write the report",
+            setting="html",
+            value=None,
+        )
+    _, _, computed = compute_named(name)
+    write_report(name, computed, html_path, json_path)
+    for path in (html_path, json_path):
+        if path is not None:
+            typer.echo(f"wrote {path}")
 
 
 def governance_command(

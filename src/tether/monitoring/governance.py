@@ -94,7 +94,7 @@ def governance_report(model: str) -> GovernanceReport:
     report.monitors = [_monitor(m.name, m.spec) for m in monitors]
     rules = [r for m in monitors for r in get_store().list_alert_rules(m.name)]
     report.alerts = [
-        _alert(a) for r in rules for a in get_store().list_alerts(rule=r.name)
+        alert_dict(a) for r in rules for a in get_store().list_alerts(rule=r.name)
     ]
     uris = {record.uri for record in records}
     report.events = _events(model, uris, [r.name for r in rules])
@@ -160,7 +160,8 @@ def _monitor(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _alert(alert: Any) -> dict[str, Any]:
+def alert_dict(alert: Any) -> dict[str, Any]:
+    """Return an alert record as JSON-compatible values."""
     return {
         "rule": alert.rule,
         "subject": alert.subject,

@@ -163,6 +163,9 @@ class MonitoringReport:
     windows: list[WindowResult]
     summary: dict[str, Any]
     distributions: list[FeatureDistribution] = field(default_factory=list)
+    extra_sections: list[tuple[str, str]] = field(default_factory=list)
+    """Sections added after the distributions: a title and HTML whose user
+    strings the caller escaped, as ``tether.monitoring.monitor_report`` builds them."""
 
     def to_html(self, path: str | Path) -> Path:
         """Write the report as one self-contained HTML file and return its path."""
@@ -643,6 +646,10 @@ def _html_context(report: MonitoringReport) -> dict[str, Any]:
         "prediction_rows": _prediction_rows(report),
         "trend_charts": [Markup(chart) for chart in _trend_charts(report)],
         "distributions": [_distribution_view(item) for item in report.distributions],
+        "extra_sections": [
+            {"title": title, "body": Markup(body)}
+            for title, body in report.extra_sections
+        ],
     }
 
 
