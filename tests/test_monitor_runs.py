@@ -368,3 +368,40 @@ def test_monitor_with_psi(tether_home: Path) -> None:
     assert july["drift.columns.mean area.drifted"] == 1.0
     assert july["drift.columns.mean area.statistic"] > 0.2
     assert july["drift.columns.mean area.p_value"] is None
+
+
+def test_agent_runs_a_scheduled_monitor(
+    tether_home: Path, capsys: pytest.CaptureFixture[str], receiver: Receiver
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tether.pipelines.agent import Agent
+
+    serve_two_months(tether_home / "predictions")
+    args = ["monitor", "create", "cancer", "--model", "cancer"]
+    args += ["--reference", "datasets:/cancer-train@1", "--time-column", "scheduled"]
+    args += ["--features", ",".join(FEATURES), "--cron", "0 * * * *"]
+    assert tether.cli.main.main(args) == 0
+    assert "schedule monitor-cancer runs it" in capsys.readouterr().out
+    store = get_store()
+    store.add_alert_rule(
+        "drifting",
+        monitor="cancer",
+        metric="drift.share",
+        operator=">=",
+        threshold=0.5,
+        windows=1,
+        severity="warning",
+        actions=[{"type": "webhook", "url": receiver.url}],
+        actor="agent-test",
+    )
+    assert store.window_results("cancer") == []
+    started = Agent(poll_seconds=0.1).poll(datetime.now(UTC) + timedelta(hours=1))
+    assert len(started) == 1
+    run = store.get_run(started[0])
+    assert run.status == "FINISHED"
+    assert [w.window for w in store.window_results("cancer")] == ["2013-06", "2013-07"]
+    assert [body["rule"] for body in receiver.bodies] == ["drifting"]
+    # Creating the monitor again replaces its schedule instead of failing.
+    assert tether.cli.main.main(args) == 0
+    assert [s.name for s in store.list_schedules()] == ["monitor-cancer"]

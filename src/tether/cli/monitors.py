@@ -68,6 +68,15 @@ def create_command(
     sensitive: str | None = typer.Option(
         None, help="Comma-separated columns whose groups get fairness values."
     ),
+    cron: str | None = typer.Option(
+        None, "--cron", help="Run it from `tether agent` on this UTC cron schedule."
+    ),
+    on_dataset: str | None = typer.Option(
+        None, "--on-dataset", help="Run it from `tether agent` for every new version."
+    ),
+    report_dir: str | None = typer.Option(
+        None, "--report-dir", help="Scheduled runs write their report here."
+    ),
     correction: str = typer.Option(
         "bonferroni", help="Multiple-testing correction: bonferroni, bh or none."
     ),
@@ -95,6 +104,29 @@ def create_command(
     )
     create_monitor(name, spec)
     typer.echo(f"monitor {name} watches {model} against {reference}, by {every}")
+    if cron or on_dataset:
+        schedule = _reschedule(name, cron, on_dataset, report_dir)
+        typer.echo(
+            f"schedule {schedule} runs it; start `tether agent` to run schedules"
+        )
+
+
+def _reschedule(
+    name: str, cron: str | None, on_dataset: str | None, report_dir: str | None
+) -> str:
+    """Replace the monitor's schedule; return the schedule's name."""
+    import contextlib
+
+    from tether.automation.monitor_pipeline import schedule_monitor
+    from tether.errors import NotFoundError
+    from tether.store import get_store
+
+    with contextlib.suppress(NotFoundError):
+        get_store().remove_schedule(f"monitor-{name}")
+    record = schedule_monitor(
+        name, cron=cron, on_dataset=on_dataset, report_dir=report_dir
+    )
+    return record.name
 
 
 def list_command(
