@@ -405,3 +405,40 @@ def test_agent_runs_a_scheduled_monitor(
     # Creating the monitor again replaces its schedule instead of failing.
     assert tether.cli.main.main(args) == 0
     assert [s.name for s in store.list_schedules()] == ["monitor-cancer"]
+
+
+def test_models_explain_cli(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve_two_months(tether_home / "predictions")
+    explained = run_json(
+        capsys,
+        "models",
+        "explain",
+        "models:/cancer/1",
+        "--data",
+        "datasets:/cancer-train@1",
+        "--label",
+        "label",
+        "--rows",
+        "3",
+    )
+    importance = explained["permutation_importance"]
+    assert importance["metric"] == "roc_auc"
+    assert {c["column"] for c in importance["columns"]} == set(FEATURES)
+    shapley = explained["shapley"]
+    assert len(shapley["rows"]) == 3
+    for row in shapley["rows"]:
+        total = shapley["base_value"] + sum(row["contributions"].values())
+        assert total == pytest.approx(row["output"])
+    missing = one_line_error(
+        capsys,
+        "models",
+        "explain",
+        "models:/cancer/1",
+        "--data",
+        "datasets:/cancer-train@1",
+        "--label",
+        "late",
+    )
+    assert "label column 'late' is not in datasets:/cancer-train@1" in missing

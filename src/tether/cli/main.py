@@ -16,6 +16,7 @@ from tether.cli import (
     data_sampling,
     deploy,
     doctor,
+    explain,
     gc,
     lineage,
     models,
@@ -42,6 +43,7 @@ app.add_typer(runs.app, name="runs")
 _DATA_COMMAND_MODULES = (data_acquire, data_checks, data_sampling)
 app.add_typer(data.app, name="data")
 app.add_typer(annotate.app, name="annotate")
+explain.register(models.app)
 app.add_typer(models.app, name="models")
 monitors.register(monitor.app)
 app.add_typer(monitor.app, name="monitor")
