@@ -442,3 +442,32 @@ def test_models_explain_cli(
         "late",
     )
     assert "label column 'late' is not in datasets:/cancer-train@1" in missing
+
+
+def test_windows_by_count(tether_home: Path) -> None:
+    serve_two_months(tether_home / "predictions")
+    create_monitor(
+        "counted",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=FEATURES,
+            time_column="scheduled",
+            window_rows=150,
+        ),
+    )
+    run = run_monitor("counted")
+    names = list(run.computed.values)
+    assert names == [
+        "2013-06-15T08:00:00Z #00001",
+        "2013-06-15T08:00:00Z #00002",
+        "2013-07-15T08:00:00Z #00003",
+    ]
+    assert [run.computed.values[n]["rows"] for n in names] == [150.0, 150.0, 100.0]
+    # The second window mixes 50 June rows with 100 shifted July rows.
+    assert run.computed.values[names[0]]["drift.share"] == 0.0
+    assert run.computed.values[names[2]]["drift.share"] == 1.0
+    stored = get_store().window_results("counted")
+    assert [w.window for w in stored] == names
+    with pytest.raises(tether.errors.ConfigError, match="invalid window_rows 0"):
+        MonitorSpec(model="m", reference="datasets:/d@1", window_rows=0)

@@ -42,6 +42,9 @@ def create_command(
         None, help="Comma-separated columns to test as categories."
     ),
     every: str = typer.Option("month", help="The window: hour, day or month."),
+    window_rows: int | None = typer.Option(
+        None, "--window-rows", help="Windows of N rows in time order instead."
+    ),
     time_column: str = typer.Option(
         "logged_at", help="The log column that places a row in a window."
     ),
@@ -98,6 +101,7 @@ def create_command(
         key=key,
         version=version,
         since=since,
+        window_rows=window_rows,
         method=method,
         correction=correction,
         sensitive=_names(sensitive),

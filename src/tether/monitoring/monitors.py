@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import ConfigError, DataError
-from tether.monitoring.windows import FREQUENCIES, by_time
+from tether.monitoring.windows import FREQUENCIES, by_count, by_time
 from tether.uris import NAME_PATTERN
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class MonitorSpec:
         method: The drift method of the feature columns (see
             ``tether.monitoring.drift_detection.drift``).
         correction: The multiple-testing correction of each window.
+        window_rows: Windows of this many rows, in time order, instead of
+            one per ``every``.
         sensitive: Columns whose groups get fairness values per window.
         prediction_column: The logged predicted label, for fairness.
     """
@@ -82,6 +84,7 @@ class MonitorSpec:
     since: str | None = None
     method: str = "auto"
     correction: str = "bonferroni"
+    window_rows: int | None = None
     sensitive: list[str] = field(default_factory=list)
     prediction_column: str = "prediction"
 
@@ -108,6 +111,17 @@ class MonitorSpec:
             )
         if self.since is not None:
             _check_since(self.since)
+        if self.window_rows is not None and (
+            isinstance(self.window_rows, bool)
+            or not isinstance(self.window_rows, int)
+            or self.window_rows < 1
+        ):
+            raise ConfigError(
+                f"invalid window_rows {self.window_rows!r}; give a whole number of "
+                "rows from 1, or leave it out for windows by time",
+                setting="window_rows",
+                value=str(self.window_rows),
+            )
         from tether.monitoring.drift_detection import validate_method_options
 
         validate_method_options(self.method, self.correction)
@@ -168,7 +182,10 @@ def compute_monitor(
             f"model {spec.model} has no logged predictions; serve it with "
             "prediction logging on and send requests first"
         )
-    frames = by_time(logged, spec.time_column, spec.every)
+    if spec.window_rows is not None:
+        frames = by_count(logged, spec.time_column, spec.window_rows)
+    else:
+        frames = by_time(logged, spec.time_column, spec.every)
     features = spec.features or _shared_features(spec, reference, logged)
     label = spec.label_column if _has_labels(logged, spec.label_column) else None
     score = spec.score_column if spec.score_column in logged.columns else None
@@ -364,11 +381,22 @@ def _has_labels(logged: pd.DataFrame, label: str | None) -> bool:
     )
 
 
+def _span(frame: pd.DataFrame, column: str) -> tuple[Any, Any]:
+    import pandas as pd
+
+    times = pd.to_datetime(frame[column], utc=True, errors="coerce").dropna()
+    if times.empty:
+        return None, None
+    return times.min().to_pydatetime(), times.max().to_pydatetime()
+
+
 def _bounds(
     frames: dict[str, pd.DataFrame], spec: MonitorSpec
 ) -> dict[str, tuple[Any, Any]]:
     import pandas as pd
 
+    if spec.window_rows is not None:
+        return {name: _span(frame, spec.time_column) for name, frame in frames.items()}
     bounds = {}
     for name in frames:
         period = pd.Period(name, freq=FREQUENCIES[spec.every])

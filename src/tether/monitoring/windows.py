@@ -40,6 +40,39 @@ def by_time(
     return windows
 
 
+def by_count(frame: pd.DataFrame, column: str, rows: int) -> dict[str, pd.DataFrame]:
+    """Split ``frame`` into windows of ``rows`` rows in the time order of ``column``.
+
+    Rows without a time come last. Window names are the start time of the
+    window's first row and its number, so they sort in time order; the last
+    window may be smaller.
+    """
+    import pandas as pd
+
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ConfigError(
+            f"invalid window size {rows!r}; give a whole number of rows from 1",
+            setting="window_rows",
+            value=str(rows),
+        )
+    if column not in frame.columns:
+        raise DataError(
+            f"window column {column!r} is not in the logged data; "
+            f"columns: {', '.join(map(str, frame.columns))}"
+        )
+    times = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    ordered = frame.assign(_time=times).sort_values(
+        "_time", kind="stable", na_position="last"
+    )
+    windows = {}
+    for number, start in enumerate(range(0, len(ordered), rows), start=1):
+        chunk = ordered.iloc[start : start + rows]
+        first = chunk["_time"].iloc[0]
+        stamp = "no time" if pd.isna(first) else first.strftime("%Y-%m-%dT%H:%M:%SZ")
+        windows[f"{stamp} #{number:05d}"] = chunk.drop(columns="_time")
+    return windows
+
+
 def join_labels(
     predictions: pd.DataFrame, labels: pd.DataFrame, *, key: str, label: str
 ) -> pd.DataFrame:
