@@ -51,6 +51,11 @@ def registry_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             model = DummyClassifier(strategy="constant", constant=constant)
             model.fit(frame, [0, 0, 1, 1])
             tether.models.register_model(model, "m", input_example=frame)
+        other = pd.DataFrame({"y": ["a", "b", "a", "b"]})
+        model = DummyClassifier(strategy="constant", constant=1).fit(
+            other, [0, 0, 1, 1]
+        )
+        tether.models.register_model(model, "other", input_example=other)
         reset_store()
         yield home
     reset_store()
@@ -203,6 +208,19 @@ def test_create_bad_input(
         assert fragment in line
     assert "bad" not in [record.name for record in get_store().list_deployments()]
     assert not (home / "deployments" / "bad").exists()
+
+
+@pytest.mark.parametrize("role", ["--canary", "--shadow"])
+def test_create_refuses_a_version_with_other_inputs(
+    home: Path, capsys: pytest.CaptureFixture[str], role: str
+) -> None:
+    port = str(free_port())
+    line = one_line_error(
+        capsys, *create_args("mixed", "--port", port), role, "models:/other/1"
+    )
+    assert f"the {role[2:]} models:/other/1 takes other inputs than the primary" in line
+    assert "it lacks n, x; it adds y" in line
+    assert "mixed" not in [record.name for record in get_store().list_deployments()]
 
 
 def test_create_invalid_name(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -560,6 +578,10 @@ def test_route_adds_ramps_and_removes_a_canary(
         capsys, "deploy", "route", name, "--shadow", "models:/m/3", "--no-shadow"
     )
     assert "--shadow and --no-shadow contradict each other" in both
+    other = one_line_error(
+        capsys, "deploy", "route", name, "--canary", "models:/other/1"
+    )
+    assert "takes other inputs than the primary models:/m/1" in other
 
     removed = run_json(capsys, "deploy", "route", name, "--no-canary")
     assert removed["status"] == "applied"

@@ -535,3 +535,35 @@ def test_unreachable_server_fails_every_test(example: pd.DataFrame) -> None:
         "GET /health failed: ConnectError"
     )
     assert results["load.p99"]["values"]["errors"] == 20
+
+
+def test_gateway_refuses_bodies_over_its_limit(tmp_path: Path) -> None:
+    routing = Routing(primary=target(1))
+    models = {"models:/m/1": stub(1, 0)}
+    with (
+        gateway_over(tmp_path, routing, models) as (gateway, front, _),
+        httpx.Client() as client,
+    ):
+        gateway.max_body_bytes = 1_000
+        small = post(client, front.url)
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(20):
+                yield b"x" * 100
+
+        streamed = client.post(
+            f"{front.url}/predict",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        declared = client.post(
+            f"{front.url}/predict",
+            content=b"{}",
+            headers={"content-type": "application/json", "content-length": "2"},
+        )
+    assert small.status_code == 200
+    assert streamed.status_code == 413
+    assert "larger than the gateway's limit of 1000 bytes" in streamed.json()["error"]
+    assert declared.status_code != 413
+    # Nothing over the limit reached the model server.
+    assert len(models["models:/m/1"].received) == 2

@@ -320,3 +320,23 @@ def test_csv_trailing_comma_loses_nothing() -> None:
     frame = parse_invocations(b"a,b\n1,2,\n3,4,\n", "text/csv")
     assert list(frame.columns) == ["a", "b"]
     assert frame["b"].tolist() == [2, 4]
+
+
+def test_mlflow_params_key_empty_is_accepted_and_values_are_refused() -> None:
+    from tether.errors import SchemaError
+    from tether.serving.payloads import parse_invocations_columns
+
+    empty = b'{"dataframe_records": [{"x": 1}], "params": {}}'
+    parsed = parse_invocations_columns(empty, "application/json")
+    assert parsed.columns == {"x": [1]}
+    with pytest.raises(
+        SchemaError, match="'params' \\('temperature'\\) would be ignored"
+    ):
+        parse_invocations_columns(
+            b'{"inputs": {"x": [1]}, "params": {"temperature": 0.5}}',
+            "application/json",
+        )
+    with pytest.raises(SchemaError, match="'params' must be a JSON object, got list"):
+        parse_invocations_columns(
+            b'{"inputs": {"x": [1]}, "params": [1]}', "application/json"
+        )

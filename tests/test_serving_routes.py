@@ -329,6 +329,23 @@ def test_feedback_one_and_many_stored(feedback_app: tuple[TestClient, Path]) -> 
     assert str(stored["received_at"].dt.tz) == "UTC"
 
 
+def test_feedback_labels_keep_their_json_types(
+    feedback_app: tuple[TestClient, Path],
+) -> None:
+    client, folder = feedback_app
+    items = [
+        {"request_id": "r-1", "label": 0},
+        {"request_id": "r-2", "label": "0"},
+        {"request_id": "r-3", "label": True},
+        {"request_id": "r-4", "label": 2.5},
+    ]
+    assert post_json(client, "/feedback", items).status_code == 200
+    client.__exit__(None, None, None)
+    labels = read_feedback(folder)["label"].tolist()
+    assert labels == [0, "0", True, 2.5]
+    assert [type(label) for label in labels] == [int, str, bool, float]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -339,7 +356,7 @@ def test_feedback_one_and_many_stored(feedback_app: tuple[TestClient, Path]) -> 
             "item 1 has no 'request_id'",
         ),
         ({"request_id": "r-1"}, "has no 'label'"),
-        ({"request_id": "r-1", "label": None}, "has no 'label'"),
+        ({"request_id": "r-1", "label": None}, "has a null 'label'"),
         ({"request_id": "r-1", "label": [1]}, "'label' of JSON type list"),
         ({"request_id": "has space", "label": 1}, "invalid 'request_id'"),
         ({"request_id": "r-1", "label": 1, "row": -1}, "invalid 'row' -1"),
@@ -662,3 +679,32 @@ def test_store_index_ignores_repeated_path(tether_home: Path) -> None:
     store.add_prediction_log("m", 1, "/logs/a.parquet", 10)
 
     assert store.prediction_log_paths("m", 1) == ["/logs/a.parquet"]
+
+
+def test_calls_stuck_after_timeouts_do_not_block_new_requests() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tether.serving.app import SCORING_THREADS
+
+    model = SlowModel()
+    model.slow.set()
+    app = create_app(model, timeout_seconds=0.3)
+    try:
+        with TestClient(app) as test_client:
+
+            def send(number: int) -> int:
+                headers = {"X-Request-ID": f"stuck-{number}"}
+                answer = post_json(
+                    test_client, "/predict", {"records": ROWS}, **headers
+                )
+                return answer.status_code
+
+            # Every scoring thread ends up held by a model call that timed out.
+            with ThreadPoolExecutor(SCORING_THREADS + 2) as clients:
+                statuses = list(clients.map(send, range(SCORING_THREADS + 2)))
+            model.slow.clear()
+            fresh = post_json(test_client, "/predict", {"records": ROWS})
+    finally:
+        model.release.set()
+    assert statuses == [504] * (SCORING_THREADS + 2)
+    assert fresh.status_code == 200

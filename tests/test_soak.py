@@ -322,8 +322,12 @@ def test_serve_soak_with_killed_workers(
     keys = list(zip(logged["request_id"], logged["row"], strict=True))
     assert len(keys) == len(set(keys)), "a prediction row was logged twice"
     answered = {r.request_id: r for r in responses if r.status == 200}
+    # A request whose connection broke may be logged, when its worker died
+    # after journaling it and before the response left; any other request
+    # without a 200 must not be.
     not_answered = set(logged["request_id"]) - set(answered)
-    assert not_answered == set(), "a request without a 200 was logged"
+    cut_off = {result.request_id for result in broken}
+    assert not_answered <= cut_off, "a request answered with an error was logged"
     # A logged request has all its rows, and every request answered with
     # 200 is logged: the rows a killed worker had not written yet were in
     # its journal, which the worker that replaced it wrote.

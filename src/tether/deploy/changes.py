@@ -20,6 +20,7 @@ from tether.deploy.application_tests import ApplicationTestReport, run_tests_on_
 from tether.deploy.lifecycle import (
     DEFAULT_WAIT_SECONDS,
     ReleaseResult,
+    check_same_inputs,
     require_running,
     resolve_target,
     wait_for_revision,
@@ -127,6 +128,7 @@ def reroute(
     if shadow != KEEP:
         changes["shadow"] = resolve_target(shadow) if shadow is not None else None
     new_routing = replace(routing, **changes)  # type: ignore[arg-type]
+    check_same_inputs(new_routing)
     if new_routing == routing:
         raise ConfigError(
             f"deployment {name} already routes {routing.describe()}; give a new "

@@ -30,13 +30,14 @@ from typing import Any
 import httpx
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.deploy.shadow import RepeatCounter, ShadowSender
 from tether.deploy.spec import ModelTarget, Routing
 from tether.deploy.splitting import TrafficSplitter
+from tether.serving.responses import DEFAULT_MAX_BODY_BYTES, read_body
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,10 @@ class Gateway:
         shadow_log: Path,
         *,
         proxy_timeout_seconds: float = 60.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.deployment = deployment
+        self.max_body_bytes = max_body_bytes
         self.table: RouteTable | None = None
         self._backends: dict[str, Backend] = {}
         self._shadow_log = shadow_log
@@ -214,7 +217,16 @@ class Gateway:
 
     async def _proxy(self, request: Request) -> Response:
         request_id = _request_id(request)
-        body = await request.body()
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except ClientDisconnect:
+            return _error(400, "the client closed the connection mid-body", request_id)
+        if body is None:
+            message = (
+                f"the request body is larger than the gateway's limit of "
+                f"{self.max_body_bytes} bytes; send smaller batches"
+            )
+            return _error(413, message, request_id)
 
         # From reading the table to counting the request in flight there is
         # no await, so a switch cannot happen in between.

@@ -105,6 +105,50 @@ def resolve_target(uri: str) -> ModelTarget:
     )
 
 
+def check_same_inputs(routing: Routing) -> None:
+    """Raise ConfigError when the canary or shadow takes other inputs than the primary.
+
+    Clients send one request shape to the gateway, so every version that
+    gets requests must accept it: the same input names with the same types.
+    """
+    from tether.models.registry import get_version
+
+    def inputs(target: ModelTarget) -> list[tuple[str, str]]:
+        signature = get_version(target.uri).signature or {}
+        return [
+            (str(column.get("name")), str(column.get("type")))
+            for column in signature.get("inputs", [])
+        ]
+
+    expected = inputs(routing.primary)
+    for role in ("canary", "shadow"):
+        target = getattr(routing, role)
+        if target is None:
+            continue
+        found = inputs(target)
+        if found != expected:
+            missing = sorted({n for n, _ in expected} - {n for n, _ in found})
+            extra = sorted({n for n, _ in found} - {n for n, _ in expected})
+            detail = (
+                "; ".join(
+                    part
+                    for part in (
+                        f"it lacks {', '.join(missing)}" if missing else "",
+                        f"it adds {', '.join(extra)}" if extra else "",
+                    )
+                    if part
+                )
+                or "the same names have other types or order"
+            )
+            raise ConfigError(
+                f"the {role} {target.uri} takes other inputs than the primary "
+                f"{routing.primary.uri} ({detail}), so requests for one would fail "
+                f"on the other; give a version of a model with the same signature",
+                setting=role,
+                value=target.uri,
+            )
+
+
 def create_deployment(
     name: str,
     model: str,
@@ -143,6 +187,7 @@ def create_deployment(
         sticky_header=sticky_header,
         shadow=resolve_target(shadow) if shadow else None,
     )
+    check_same_inputs(routing)
     check_port(host, port)
     settings = settings or DeploymentSettings()
     record = store.add_deployment(
@@ -312,6 +357,10 @@ def remove_deployment(name: str) -> None:
             setting="name",
             value=name,
         )
+    if record.processes:
+        # A supervisor that died leaves its servers recorded; stop them by
+        # pid and port before their record goes, so none is left unnamed.
+        stop_deployment(name)
     store.remove_deployment(name, actor=current_user())
     shutil.rmtree(deployment_folder(name), ignore_errors=True)
 
@@ -333,7 +382,9 @@ def require_running(name: str) -> DeploymentRecord:
     if record.status not in ACTIVE_STATUSES or not supervisor_running(record):
         state = record.status if record.status not in ACTIVE_STATUSES else "not running"
         raise ConfigError(
-            f"deployment {name} is {state}; start a new one with `tether deploy create`",
+            f"deployment {name} is {state}; clean it up with `tether deploy stop "
+            f"{name}` and `tether deploy remove {name}`, then create it again with "
+            "`tether deploy create`",
             setting="name",
             value=name,
         )

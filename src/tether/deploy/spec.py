@@ -132,7 +132,8 @@ class Routing:
         """
         if self.canary is None:
             raise ConfigError(
-                "the deployment has no canary to promote; create it with --canary URI",
+                "the deployment has no canary to promote; add one with "
+                "`tether deploy route NAME --canary URI`",
                 setting="canary",
                 value=None,
             )

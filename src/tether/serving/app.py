@@ -55,6 +55,7 @@ from tether.serving.metrics import (
 from tether.serving.payloads import UnsupportedMediaTypeError, require_json
 from tether.serving.prediction_log import PredictionLogger
 from tether.serving.responses import (
+    DEFAULT_MAX_BODY_BYTES,
     REQUEST_ID_HEADER,
     error_response,
     json_response,
@@ -70,8 +71,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["REQUEST_ID_HEADER", "ModelLoader", "ServedModel", "create_app"]
 
-DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30.0
+SCORING_THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""Threads per worker that parse and score requests (Python's default pool size)."""
 ROUTES = (
     "/health",
     "/ready",
@@ -219,6 +221,8 @@ class _AppState:
         self._loaded_async: asyncio.Event | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self._stuck = 0
+        self._generation = 0
         if self.loader is None:
             self._set_model(model)  # type: ignore[arg-type]
 
@@ -277,13 +281,44 @@ class _AppState:
         return True
 
     def executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        """Return the thread pool that runs parsing and the model."""
+        """Return the thread pool that runs parsing and the model.
+
+        A timed-out call keeps its thread until the model returns, because
+        Python cannot stop a thread. Once timed-out calls hold every thread
+        of the pool, new calls go to a new pool, so they do not queue behind
+        a stuck model; the old pool's threads end as their calls return.
+        """
         with self._executor_lock:
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix="tether-scoring"
+            pool = self._executor
+            if pool is not None and self._stuck >= SCORING_THREADS:
+                logger.warning(
+                    "%d timed-out model calls hold every scoring thread; new "
+                    "requests go to a new thread pool",
+                    self._stuck,
                 )
-            return self._executor
+                pool.shutdown(wait=False)
+                pool = None
+            if pool is None:
+                pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=SCORING_THREADS, thread_name_prefix="tether-scoring"
+                )
+                self._executor = pool
+                self._stuck = 0
+                self._generation += 1
+            return pool
+
+    def count_stuck(self, future: asyncio.Future[Any]) -> None:
+        """Count a timed-out call against the current pool until it returns."""
+        with self._executor_lock:
+            self._stuck += 1
+            generation = self._generation
+
+        def done(_: asyncio.Future[Any]) -> None:
+            with self._executor_lock:
+                if self._generation == generation and self._stuck > 0:
+                    self._stuck -= 1
+
+        future.add_done_callback(done)
 
     def shutdown_executor(self) -> None:
         with self._executor_lock:
@@ -430,6 +465,7 @@ async def _handle_scoring(request: Request, state: _AppState, route: str) -> Res
         response = await asyncio.wait_for(asyncio.shield(future), state.timeout_seconds)
     except TimeoutError:
         if call.expire():
+            state.count_stuck(future)
             return _timed_out(state, call)
         response = await future
     if response is None:  # the thread saw the expiry first

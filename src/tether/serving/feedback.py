@@ -107,8 +107,13 @@ def _feedback_row(item: Any, position: int) -> FeedbackRow:
             f"{where} {problem}; send the request id of the scored request, "
             "1 to 128 visible ASCII characters as returned in X-Request-ID"
         )
-    if "label" not in item or item["label"] is None:
+    if "label" not in item:
         raise FeedbackError(f"{where} has no 'label'; send the true value of the row")
+    if item["label"] is None:
+        raise FeedbackError(
+            f"{where} has a null 'label'; send the true value of the row, or no "
+            "feedback for it until the value is known"
+        )
 
     label = item["label"]
     if not isinstance(label, str | int | float | bool):
@@ -189,7 +194,7 @@ class FeedbackLogger(ParquetBatchWriter[_Entry]):
             {
                 "request_id": [row.request_id for row, _ in rows],
                 "row": pd.array([row.row for row, _ in rows], dtype="Int64"),
-                "label": pd.Series([row.label for row, _ in rows], dtype=object),
+                "label": [_encode_label(row.label) for row, _ in rows],
                 "received_at": pd.DatetimeIndex([received for _, received in rows]),
                 "model_uri": [self.model_uri] * len(rows),
                 "model_version": [self.model_version] * len(rows),
@@ -207,4 +212,25 @@ def read_feedback(directory: str | Path) -> pd.DataFrame:
     frames = read_parquet_folder(directory, FILE_PREFIX)
     if not frames:
         return pd.DataFrame(columns=list(FEEDBACK_COLUMNS))
-    return pd.concat(frames, ignore_index=True)
+    frame = pd.concat(frames, ignore_index=True)
+    frame["label"] = pd.Series(
+        [_decode_label(value) for value in frame["label"]],
+        dtype=object,
+        index=frame.index,
+    )
+    return frame
+
+
+def _encode_label(label: Any) -> str:
+    """Return a label as JSON text, so one file keeps labels of different types apart."""
+    return orjson.dumps(label).decode()
+
+
+def _decode_label(value: Any) -> Any:
+    """Return a stored label as the client sent it (JSON text; raw values of older files)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value

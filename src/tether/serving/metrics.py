@@ -46,8 +46,8 @@ PREDICTION_BUCKETS = (
 The scale of a regression target is not known in advance, so the buckets
 cover many orders of magnitude, with finer steps between 0 and 1 for
 probabilities and rates. Pass ``prediction_buckets`` to ``create_app`` to
-fit a model's range. Because some buckets are negative, prometheus-client
-(0.26) exposes no ``_sum`` for this histogram, since the sum could decrease.
+fit a model's range. Negative predictions make the histogram's ``_sum``
+decrease, so it is not a counter.
 """
 
 MAX_CLASS_LABELS = 100

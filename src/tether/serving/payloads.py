@@ -178,6 +178,7 @@ def parse_invocations_columns(
     """
     require_json(content_type, "application/json or text/csv")
     document = _load_object(body, INVOCATIONS_FORMATS)
+    _drop_params(document)
     if len(document) != 1:
         raise SchemaError(
             f"request body has keys {_list_keys(set(document))}; "
@@ -512,6 +513,29 @@ def _json_type(value: Any) -> str:
     if value is None:
         return "null"
     return names.get(type(value), "number")
+
+
+def _drop_params(document: dict[str, Any]) -> None:
+    """Remove MLflow's ``params`` key when it is empty, and reject it otherwise.
+
+    MLflow passes ``params`` to a pyfunc model's ``predict``; the models this
+    server loads take no inference parameters, so any given would be ignored.
+    """
+    if "params" not in document:
+        return
+    params = document.pop("params")
+    if params in (None, {}):
+        return
+    if isinstance(params, dict):
+        named = ", ".join(repr(key) for key in sorted(params))
+        raise SchemaError(
+            f"the body's 'params' ({named}) would be ignored: this server's models "
+            "take no inference parameters; remove 'params' or send it empty"
+        )
+    raise SchemaError(
+        f"'params' must be a JSON object, got {type(params).__name__}; remove it "
+        "or send an object"
+    )
 
 
 def _list_keys(keys: set[str]) -> str:

@@ -21,6 +21,10 @@ def request_id(request: Request) -> str:
     return uuid.uuid4().hex
 
 
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+"""The largest request body the server and the deployment gateway accept."""
+
+
 async def read_body(request: Request, limit: int) -> bytes | None:
     """Read the body, or return None as soon as it exceeds ``limit`` bytes.
 

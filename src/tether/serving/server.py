@@ -280,6 +280,13 @@ def _settings(
     from tether.models.packaged import is_package_folder
 
     packaged = is_package_folder(uri)
+    if not packaged and not uri.startswith("models:/") and _looks_like_path(uri):
+        raise ServingError(
+            f"{uri} is not a folder written by `tether models package`"
+            + ("" if Path(uri).exists() else " (it does not exist)")
+            + "; give such a folder, or a registered model as models:/NAME/VERSION "
+            "or models:/NAME@ALIAS"
+        )
     if packaged:
         if runtime != "native":
             raise ServingError(
@@ -476,6 +483,10 @@ def _predictions_root(option: str | Path | None, *, packaged: bool) -> Path:
     from tether.config import resolve
 
     return resolve().predictions_dir
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith((".", "/", "~")) or "/" in text or Path(text).exists()
 
 
 def prediction_folder(root: Path, name: str, version: int) -> Path:
