@@ -277,7 +277,10 @@ def test_gateway_reports_dead_backend(tmp_path: Path) -> None:
         restarting = post(client, front.url)
         health = client.get(f"{front.url}/health")
     assert scored.status_code == 502
-    assert "models:/m/1 failed: ConnectError" in scored.json()["error"]
+    assert (
+        "no model server of deployment dead accepted the connection"
+        in (scored.json()["error"])
+    )
     assert scored.json()["column"] is None
     assert restarting.status_code == 503
     assert "is restarting" in restarting.json()["error"]
@@ -567,3 +570,23 @@ def test_gateway_refuses_bodies_over_its_limit(tmp_path: Path) -> None:
     assert declared.status_code != 413
     # Nothing over the limit reached the model server.
     assert len(models["models:/m/1"].received) == 2
+
+
+def test_refused_connection_goes_to_the_other_version(tmp_path: Path) -> None:
+    routing = Routing(primary=target(1), canary=target(2), traffic=50)
+    live = stub(2, 1)
+    gateway = Gateway("half", tmp_path / "shadow.jsonl")
+    with ThreadedServer(live.app) as canary:
+        gateway.switch(
+            1,
+            routing,
+            {
+                "models:/m/1": f"http://127.0.0.1:{free_port()}",
+                "models:/m/2": canary.url,
+            },
+        )
+        with ThreadedServer(gateway.app) as front, httpx.Client() as client:
+            answers = [post(client, front.url) for _ in range(10)]
+    assert {answer.status_code for answer in answers} == {200}
+    assert {answer.headers["x-tether-route"] for answer in answers} == {"canary"}
+    assert len(live.received) == 10

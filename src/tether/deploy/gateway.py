@@ -234,17 +234,29 @@ class Gateway:
         if table is None:
             message = f"deployment {self.deployment} is starting and has no routing yet; retry"
             return _error(503, message, request_id)
-        chosen = self._choose(table, request)
-        if chosen is None:
+        candidates = self._choose(table, request)
+        if not candidates:
             uri = table.routing.primary.uri
             message = f"the model server of {uri} is restarting; retry shortly"
             return _error(503, message, request_id)
-        role, backend = chosen
-        backend.in_flight += 1
-        try:
-            upstream = await self._forward(backend, request, body, request_id)
-        finally:
-            backend.in_flight -= 1
+        upstream: httpx.Response | Response | None = None
+        role, backend = candidates[0]
+        for role, backend in candidates:  # noqa: B007 - the one that answered is used below
+            backend.in_flight += 1
+            try:
+                upstream = await self._forward(backend, request, body, request_id)
+            finally:
+                backend.in_flight -= 1
+            # A refused connection delivered nothing, so the next version
+            # in the split can take the request.
+            if upstream is not None:
+                break
+        if upstream is None:
+            message = (
+                f"no model server of deployment {self.deployment} accepted the "
+                "connection; the supervisor restarts servers that exit"
+            )
+            return _error(502, message, request_id)
 
         if isinstance(upstream, Response):
             response = upstream
@@ -264,9 +276,8 @@ class Gateway:
             )
         return response
 
-    def _choose(
-        self, table: RouteTable, request: Request
-    ) -> tuple[str, Backend] | None:
+    def _choose(self, table: RouteTable, request: Request) -> list[tuple[str, Backend]]:
+        """Return the available backends in the order this request tries them."""
         primary = table.backends["primary"]
         canary = table.backends.get("canary")
         order = [("primary", primary)]
@@ -277,14 +288,12 @@ class Gateway:
                 order.insert(0, ("canary", canary))
             else:
                 order.append(("canary", canary))
-        for role, backend in order:
-            if backend.available:
-                return role, backend
-        return None
+        return [(role, backend) for role, backend in order if backend.available]
 
     async def _forward(
         self, backend: Backend, request: Request, body: bytes, request_id: str
-    ) -> httpx.Response | Response:
+    ) -> httpx.Response | Response | None:
+        """Send the request to one backend; None when it refused the connection."""
         assert self._client is not None, "the gateway's lifespan has not started"
         try:
             return await self._client.request(
@@ -300,6 +309,9 @@ class Gateway:
                 f"{self._proxy_timeout:g} s"
             )
             return _error(504, message, request_id)
+        except httpx.ConnectError as exc:
+            self._log_failure(backend, request_id, exc)
+            return None
         except httpx.HTTPError as exc:
             self._log_failure(backend, request_id, exc)
             message = (
