@@ -179,7 +179,10 @@ class Scorer:
             scored = self._run_model(parsed, with_probabilities)
         except SchemaError as exc:
             return self._reject(call, 422, exc)
-        except Exception:
+        except Exception as exc:
+            cause = _non_finite_cause(parsed, self.model.signature.input_names, exc)
+            if cause is not None:
+                return self._reject(call, 422, cause)
             return self._fail(call)
         if not call.finish():
             return None
@@ -324,3 +327,43 @@ def _reported_probabilities(probabilities: np.ndarray) -> np.ndarray:
     if array.ndim == 2 and array.shape[1] == 2:
         return array[:, 1]
     return array
+
+
+def _non_finite_cause(
+    parsed: ParsedColumns | pd.DataFrame, names: list[str], error: Exception
+) -> SchemaError | None:
+    """Return a 422 error naming the first null or non-finite input, if there is one.
+
+    The signature lets a float column hold nulls, but many models (most of
+    scikit-learn's) refuse NaN and infinity. When such a model raises on a
+    batch that has them, the client's value is the cause, not the server.
+    """
+    for name in names:
+        values: Any
+        if isinstance(parsed, pd.DataFrame):
+            values = parsed[name].tolist() if name in parsed.columns else None
+        else:
+            values = parsed.columns.get(name)
+        if values is None:
+            continue
+        for row, value in enumerate(values):
+            if _is_not_finite(value):
+                shown = "null" if value is None or pd.isna(value) else repr(value)
+                return SchemaError(
+                    f"column {name!r} row {row} is {shown}, and the model failed "
+                    f"on this batch ({type(error).__name__}); it may not accept "
+                    "missing or infinite values, so send a finite number",
+                    column=name,
+                )
+    return None
+
+
+def _is_not_finite(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return not np.isfinite(value)
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
