@@ -340,3 +340,18 @@ def test_mlflow_params_key_empty_is_accepted_and_values_are_refused() -> None:
         parse_invocations_columns(
             b'{"inputs": {"x": [1]}, "params": [1]}', "application/json"
         )
+
+
+def test_csv_charset_and_json_encoding_errors() -> None:
+    from tether.errors import SchemaError
+    from tether.serving.payloads import parse_invocations, parse_invocations_columns
+
+    latin = "city,temp\nZürich,3.5\n".encode("latin-1")
+    frame = parse_invocations(latin, "text/csv; charset=latin-1")
+    assert frame["city"].tolist() == ["Zürich"]
+    with pytest.raises(SchemaError, match="unknown charset 'klingon'"):
+        parse_invocations(latin, "text/csv; charset=klingon")
+    with pytest.raises(SchemaError, match="request body is not valid UTF-8"):
+        parse_invocations_columns(
+            '{"inputs": {"city": ["Zürich"]}}'.encode("latin-1"), "application/json"
+        )

@@ -161,7 +161,7 @@ def parse_invocations(
             no rows.
     """
     if is_csv(content_type):
-        return _frame_from_csv(body, signature)
+        return _frame_from_csv(_as_utf8(body, content_type), signature)
     return parse_invocations_columns(body, content_type, signature=signature).to_frame()
 
 
@@ -223,6 +223,10 @@ def _load_object(body: bytes, formats: str) -> dict[str, Any]:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "UTF-8" in str(exc):
+            raise SchemaError(
+                "request body is not valid UTF-8; encode JSON bodies in UTF-8"
+            ) from exc
         raise SchemaError(
             f"request body is not valid JSON ({exc}); expected {formats}"
         ) from exc
@@ -314,6 +318,33 @@ def _columns_from_inputs(
             "column lists that all have the same length"
         )
     return ParsedColumns(dict(inputs), lengths.pop())
+
+
+def _as_utf8(body: bytes, content_type: str | None) -> bytes:
+    """Return a CSV body as UTF-8, decoding it with the charset the header names."""
+    import codecs
+
+    charset = "utf-8"
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip().strip('"').lower()
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        raise SchemaError(
+            f"unknown charset {charset!r} in the Content-Type; send UTF-8, or name "
+            "a charset Python knows, such as latin-1"
+        ) from None
+    if codecs.lookup(charset).name == "utf-8":
+        return body
+    try:
+        return body.decode(charset).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SchemaError(
+            f"the CSV body is not valid {charset} ({exc.reason} at byte {exc.start}); "
+            "send it in the charset the Content-Type names"
+        ) from exc
 
 
 def _frame_from_csv(body: bytes, signature: Signature | None) -> pd.DataFrame:
