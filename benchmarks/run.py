@@ -1,13 +1,14 @@
-"""Benchmark Tether against MLflow, DVC and Prefect and write the results page.
+"""Benchmark Tether against MLflow, DVC, Prefect and Evidently and write the results page.
 
 Run it with ``make bench`` (``make bench ARGS="--quick"`` for a check at a
 tenth of every size). Each workload compares Tether with the peer tools
 that bench_common.PEERS names for it. On first use the runner creates
-``.bench/mlflow-venv``, ``.bench/dvc-venv`` and ``.bench/prefect-venv`` and
-installs each peer there, apart from Tether's own virtual environment, but
-only for the peers of the workloads it runs. Each workload runs as a
-separate worker process per tool, in a new temporary folder, alternating
-the tools, and the page shows the median of the repeats.
+``.bench/mlflow-venv``, ``.bench/dvc-venv``, ``.bench/prefect-venv`` and
+``.bench/evidently-venv`` and installs each peer there, apart from Tether's
+own virtual environment, but only for the peers of the workloads it runs.
+Each workload runs as a separate worker process per tool, in a new
+temporary folder, alternating the tools, and the page shows the median of
+the repeats.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_common as common
+import bench_monitoring as monitoring
 import report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,7 @@ BENCH_DIR = ROOT / ".bench"
 MLFLOW_VENV = BENCH_DIR / "mlflow-venv"
 DVC_VENV = BENCH_DIR / "dvc-venv"
 PREFECT_VENV = BENCH_DIR / "prefect-venv"
+EVIDENTLY_VENV = BENCH_DIR / "evidently-venv"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 PARTIAL_OUTPUT = BENCH_DIR / "benchmarks-partial.md"
 RAW_OUTPUT = BENCH_DIR / "results.json"
@@ -65,16 +68,22 @@ CLEARED_VARIABLES = (
 
 @dataclass(frozen=True)
 class Tool:
-    """One benchmarked tool: its interpreter, worker script and import statement.
+    """One benchmarked tool: its interpreter, worker scripts and import statement.
 
     The import statement is what the import workload times, for the tools
-    that workload compares.
+    that workload compares. ``workload_workers`` maps a workload to a worker
+    script of its own, used in place of ``worker``.
     """
 
     name: str
     python: Path
     worker: Path
     import_statement: str
+    workload_workers: dict[str, Path] = field(default_factory=dict)
+
+    def worker_for(self, workload: str) -> Path:
+        """Return the worker script that runs ``workload``."""
+        return self.workload_workers.get(workload, self.worker)
 
 
 class WorkerError(RuntimeError):
@@ -84,8 +93,8 @@ class WorkerError(RuntimeError):
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the runner's command line."""
     parser = argparse.ArgumentParser(
-        description="Benchmark Tether against MLflow, DVC and Prefect and write a "
-        "Markdown page."
+        description="Benchmark Tether against MLflow, DVC, Prefect and Evidently "
+        "and write a Markdown page."
     )
     parser.add_argument(
         "--repeat",
@@ -147,13 +156,20 @@ def _positive_factor(item: str, text: str) -> float:
     return factor
 
 
-def ensure_venv(venv: Path, requirement: str) -> Path:
-    """Create ``venv`` with ``requirement`` installed once and return its interpreter."""
+def ensure_venv(venv: Path, requirement: str, *constraints: str) -> Path:
+    """Create ``venv`` with ``requirement`` installed once and return its interpreter.
+
+    ``constraints`` are further requirement specifiers installed in the same
+    pip call, such as an upper bound on a dependency that the peer's own
+    metadata leaves open.
+    """
     python = venv / "bin" / "python"
-    stamp = venv / f".installed-{requirement}"
+    stamp = venv / f".installed-{','.join([requirement, *constraints])}"
     if stamp.exists():
         return python
-    print(f"creating {venv} with {requirement}", file=sys.stderr)
+    print(
+        f"creating {venv} with {' '.join([requirement, *constraints])}", file=sys.stderr
+    )
     subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
     pip = [
         str(python),
@@ -164,18 +180,23 @@ def ensure_venv(venv: Path, requirement: str) -> Path:
         "--disable-pip-version-check",
     ]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, requirement], check=True)
+    subprocess.run([*pip, requirement, *constraints], check=True)
     stamp.touch()
     return python
 
 
 def tool_environment(folder: Path) -> dict[str, str]:
-    """Return the environment of a worker: default settings, telemetry off."""
+    """Return the environment of a worker: default settings, telemetry off.
+
+    It also names Tether's interpreter, which writes the monitor_report
+    inputs for every tool.
+    """
     environment = {k: v for k, v in os.environ.items() if k not in CLEARED_VARIABLES}
     environment["TETHER_HOME"] = str(folder / "tether")
     environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
     environment["DO_NOT_TRACK"] = "true"
     environment["DVC_NO_ANALYTICS"] = "1"
+    environment[monitoring.TETHER_PYTHON_VARIABLE] = sys.executable
     return environment
 
 
@@ -206,7 +227,7 @@ def run_worker(tool: Tool, workload: str, scale: float, folder: Path) -> dict[st
     out = folder / "result.json"
     command = [
         str(tool.python),
-        str(tool.worker),
+        str(tool.worker_for(workload)),
         workload,
         f"--scale={scale}",
         f"--folder={folder}",
@@ -410,13 +431,21 @@ def peer_facts(tools: Sequence[Tool]) -> dict[str, str]:
                 f"{version} (the `prefect` package, with a temporary local server "
                 "on 127.0.0.1 and a new SQLite database per workload)"
             )
+        elif tool.name == "evidently":
+            version = package_version(tool.python, "evidently")
+            pandas = package_version(tool.python, "pandas")
+            facts["evidently"] = (
+                f"{version} (the `evidently` package, with pandas {pandas} in its "
+                f"environment; Tether's has pandas {metadata.version('pandas')})"
+            )
     return facts
 
 
 def peers_needed(workloads: Sequence[str]) -> list[str]:
     """Return the peer tools that the given workloads compare Tether with, in order."""
     needed = {peer for workload in workloads for peer in common.PEERS[workload]}
-    return [peer for peer in ("mlflow", "dvc", "prefect") if peer in needed]
+    order = ("mlflow", "dvc", "prefect", "evidently")
+    return [peer for peer in order if peer in needed]
 
 
 def make_tools(workloads: Sequence[str]) -> list[Tool]:
@@ -431,6 +460,7 @@ def make_tools(workloads: Sequence[str]) -> list[Tool]:
             Path(sys.executable),
             here / "workloads_tether.py",
             "import tether",
+            {"monitor_report": here / "workloads_tether_monitoring.py"},
         )
     ]
     for peer in peers_needed(workloads):
@@ -447,6 +477,14 @@ def make_tools(workloads: Sequence[str]) -> list[Tool]:
             tools.append(
                 Tool("prefect", python, here / "workloads_prefect.py", "import prefect")
             )
+        elif peer == "evidently":
+            python = ensure_venv(
+                EVIDENTLY_VENV,
+                common.EVIDENTLY_REQUIREMENT,
+                *common.EVIDENTLY_CONSTRAINTS,
+            )
+            worker = here / "workloads_evidently.py"
+            tools.append(Tool("evidently", python, worker, "import evidently"))
     return tools
 
 

@@ -31,6 +31,7 @@ TINY_PIPELINE_SCALE = 0.1
 MODULES = (
     "bench_common",
     "bench_models",
+    "bench_monitoring",
     "bench_pipelines",
     "bench_serving",
     "report",
@@ -39,8 +40,10 @@ MODULES = (
     "workloads_tether_data",
     "workloads_tether_models",
     "workloads_tether_pipelines",
+    "workloads_tether_monitoring",
     "workloads_dvc",
     "workloads_prefect",
+    "workloads_evidently",
 )
 
 
@@ -149,6 +152,62 @@ def test_serve_bodies_match_rows(benchmarks: dict[str, ModuleType]) -> None:
     batch = json.loads(data.batch_body)["dataframe_split"]["data"]
     assert len(batch) == serving.BATCH_ROWS
     assert batch[569] == batch[0]
+
+
+def test_monitor_report_reports_every_measure(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    monitor_report = benchmarks["workloads_tether_monitoring"].monitor_report
+    result = monitor_report(TINY_DATA_SCALE, tmp_path)
+    counts = {"flights_flagged", "synthetic_flagged"}
+    expected = expected_keys(benchmarks["report"], "monitor_report")
+    assert set(result) == expected | counts
+    for key, value in result.items():
+        assert math.isfinite(value), key
+        assert value > 0, key
+    assert result["synthetic_flagged"] == 10
+    assert (tmp_path / "tether-flights.html").stat().st_size > 0
+
+
+def test_synthetic_table_shifts_named_columns(
+    benchmarks: dict[str, ModuleType],
+) -> None:
+    monitoring = benchmarks["bench_monitoring"]
+    table = monitoring.synthetic_table(2_000)
+    assert table.shape == (2_000, 100)
+    first, second = table.iloc[:1_000], table.iloc[1_000:]
+    for name in monitoring.numeric_names():
+        change = (second[name].mean() - first[name].mean()) / first[name].std()
+        if name in monitoring.SHIFTED_COLUMNS:
+            assert change > 0.35, name
+        else:
+            assert abs(change) < 0.2, name
+    assert (first["cat_00"] == "level_00").mean() > 0.2
+    assert (second["cat_00"] == "level_00").mean() < 0.05
+    assert (second["cat_05"] == "level_00").mean() > 0.2
+    assert table["cat_05"].nunique() == monitoring.LEVELS
+
+
+def test_evidently_drifted_columns_reads_tests(
+    benchmarks: dict[str, ModuleType],
+) -> None:
+    drifted_columns = benchmarks["workloads_evidently"].drifted_columns
+    value_drift = "evidently:metric_v2:ValueDrift"
+    tests = [
+        {
+            "metric_config": {"params": {"type": value_drift, "column": "temp"}},
+            "status": "FAIL",
+        },
+        {
+            "metric_config": {"params": {"type": value_drift, "column": "dewp"}},
+            "status": "SUCCESS",
+        },
+        {
+            "metric_config": {"params": {"type": "evidently:metric_v2:Other"}},
+            "status": "FAIL",
+        },
+    ]
+    assert drifted_columns(tests) == {"temp"}
 
 
 def test_tree_rss_counts_child(benchmarks: dict[str, ModuleType]) -> None:
@@ -351,6 +410,7 @@ def test_peers_cover_every_workload(benchmarks: dict[str, ModuleType]) -> None:
     assert common.PEERS["pipeline50_cached"] == ("prefect",)
     assert common.PEERS["model_load"] == ("mlflow",)
     assert common.PEERS["serve"] == ("mlflow",)
+    assert common.PEERS["monitor_report"] == ("evidently",)
 
 
 def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
@@ -359,6 +419,7 @@ def test_peers_needed_by_workloads(benchmarks: dict[str, ModuleType]) -> None:
     assert run.peers_needed(["quality", "scale"]) == []
     assert run.peers_needed(["tree", "import"]) == ["mlflow", "dvc"]
     assert run.peers_needed(["cli_start", "hash_file"]) == ["dvc", "prefect"]
+    assert run.peers_needed(["monitor_report", "import"]) == ["mlflow", "evidently"]
 
 
 def test_median_skips_name_lists(benchmarks: dict[str, ModuleType]) -> None:

@@ -1088,3 +1088,25 @@ def test_psi_report_to_html(tmp_path: Path) -> None:
     statistic = report.column("x").statistic
     assert f"psi p=–, psi={statistic:.3g}; psi={statistic:.3g} &gt;= 0.2" in text
     assert "<script" not in text
+
+
+def test_columns_in_threads_give_the_same_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    from tether.monitoring import drift_detection
+
+    rng = np.random.default_rng(11)
+    reference = pd.DataFrame(
+        {f"n{i}": rng.normal(size=3000) for i in range(6)}
+        | {"c": rng.choice(list("abcd"), 3000)}
+    )
+    current = reference.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    current["n0"] = current["n0"] + 0.5
+    monkeypatch.setattr(drift_detection, "PARALLEL_MIN_VALUES", 10**12)
+    alone = drift_detection.drift(reference, current).to_dict()
+    monkeypatch.setattr(drift_detection, "PARALLEL_MIN_VALUES", 1)
+    threaded = drift_detection.drift(reference, current).to_dict()
+    assert threaded == alone
+    assert threaded["drifted_columns"] == ["n0"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,7 +365,7 @@ def drift(
         min_effect=min_effect,
         thresholds={**DEFAULT_THRESHOLDS, **(thresholds or {})},
     )
-    measured = [_compare_column(name, reference, current, settings) for name in names]
+    measured = _compare_columns(names, reference, current, settings)
     decided = _decide_columns(measured, alpha, correction)
     tested = [result for result in decided if result.status != "skipped"]
     drifted_count = sum(result.drifted for result in decided)
@@ -384,6 +385,33 @@ def drift(
         correction=correction,
         thresholds=settings.thresholds,
     )
+
+
+PARALLEL_MIN_VALUES = 200_000
+"""Comparisons of at least this many values (rows times columns) run columns in threads."""
+MAX_THREADS = 4
+
+
+def _compare_columns(
+    names: list[str], reference: pd.DataFrame, current: pd.DataFrame, settings: Any
+) -> list[Any]:
+    """Compare every column, in threads for large frames, in column order.
+
+    Sorting and searching, most of the time of a test, run in NumPy without
+    the GIL, so columns compare in parallel on several cores.
+    """
+    values = (len(reference) + len(current)) * len(names)
+    threads = min(MAX_THREADS, os.cpu_count() or 1, len(names))
+    if values < PARALLEL_MIN_VALUES or threads < 2:
+        return [_compare_column(name, reference, current, settings) for name in names]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="tether-drift") as pool:
+        return list(
+            pool.map(
+                lambda name: _compare_column(name, reference, current, settings), names
+            )
+        )
 
 
 def _check_frames(reference: Any, current: Any) -> None:
