@@ -423,6 +423,9 @@ class Supervisor:
                 self.error or "the deployment stopped before the change was applied"
             )
             await self._fail(pending, reason)
+        # The log line comes first: `tether deploy logs --follow` stops
+        # reading once the store says stopped, and must still print it.
+        logger.info("deployment %s %s", name, "failed" if self.error else "stopped")
         await self._call(
             self.store.update_deployment,
             self.record.id,
@@ -430,7 +433,6 @@ class Supervisor:
             error=self.error,
             processes=[],
         )
-        logger.info("deployment %s %s", name, "failed" if self.error else "stopped")
 
     async def _report(self) -> None:
         """Write the servers' state to the store."""
