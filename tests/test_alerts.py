@@ -374,3 +374,38 @@ def retrain(rows: int = 3) -> int:
     events = store.alert_events("share", datetime(2000, 1, 1, tzinfo=UTC))
     assert [e.id for e in events] == [outcome["event"]]
     assert events[0].payload["value"] == 0.7
+
+
+def test_late_rows_that_move_an_episode_do_not_fire_it_again(
+    tether_home: Path, receiver: Receiver
+) -> None:
+    store = get_store()
+    store.save_monitor("flights", "flight-delay", {})
+    add_rule(rule(windows=2, actions=[{"type": "webhook", "url": receiver.url}]))
+    save_windows("flights", [{"drift.share": v} for v in (0.1, 0.6, 0.7)])
+    assert [a.first_window for a in evaluate_alerts("flights").fired] == ["2013-03"]
+    # Late rows raise January too, so the streak now reaches the threshold
+    # one window earlier: the same incident, not a new one.
+    save_windows("flights", [{"drift.share": v} for v in (0.6, 0.6, 0.7, 0.8)])
+    again = evaluate_alerts("flights")
+    assert again.fired == [] and again.actions == []
+    (alert,) = store.list_alerts(rule="share")
+    assert (alert.first_window, alert.last_window, alert.state) == (
+        "2013-03",
+        "2013-04",
+        "firing",
+    )
+    save_windows("flights", [{"drift.share": v} for v in (0.6, 0.6, 0.7, 0.8, 0.1)])
+    resolved = evaluate_alerts("flights")
+    assert [a.first_window for a in resolved.resolved] == ["2013-03"]
+    assert len(receiver.bodies) == 1
+    assert [a.state for a in store.list_alerts(rule="share")] == ["resolved"]
+
+
+def test_pipeline_action_with_a_wrong_target_fails(tether_home: Path) -> None:
+    outcome = run_action(
+        {"type": "pipeline", "target": "no_such_module:retrain"}, {"rule": "share"}
+    )
+    assert not outcome["ok"]
+    assert "no_such_module" in outcome["detail"]
+    assert get_store().alert_events("share", datetime(2000, 1, 1, tzinfo=UTC)) == []

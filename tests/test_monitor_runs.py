@@ -142,7 +142,8 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert june["service.latency_p50_ms"] is not None
     # July's values are 1.6 times June's, so many exceed the reference maximum.
     assert july["integrity.checks.out_of_range"] == len(FEATURES)
-    assert "integrity.checks.out_of_range" not in june
+    # A clean window reads 0, so an alert on the check can resolve.
+    assert june["integrity.checks.out_of_range"] == 0.0
     assert june["integrity.error"] == 0.0
 
     assert [(a.rule, a.first_window) for a in run.alerts.fired] == [
@@ -442,6 +443,16 @@ def test_models_explain_cli(
         "late",
     )
     assert "label column 'late' is not in datasets:/cancer-train@1" in missing
+    tether.data.register(
+        "partial", load_breast_cancer(as_frame=True).data[FEATURES[:2]]
+    )
+    lacking = one_line_error(
+        capsys, "models", "explain", "models:/cancer/1", "--data", "datasets:/partial@1"
+    )
+    assert (
+        "datasets:/partial@1 lacks the model's input columns 'mean perimeter'"
+        in lacking
+    )
 
 
 def test_windows_by_count(tether_home: Path) -> None:
@@ -471,3 +482,68 @@ def test_windows_by_count(tether_home: Path) -> None:
     assert [w.window for w in stored] == names
     with pytest.raises(tether.errors.ConfigError, match="invalid window_rows 0"):
         MonitorSpec(model="m", reference="datasets:/d@1", window_rows=0)
+
+
+def test_a_run_replaces_windows_of_earlier_settings(tether_home: Path) -> None:
+    serve_two_months(tether_home / "predictions")
+    spec = {
+        "model": "cancer",
+        "reference": "datasets:/cancer-train@1",
+        "features": FEATURES,
+        "time_column": "scheduled",
+    }
+    create_monitor("m", MonitorSpec(**spec, window_rows=150))
+    run_monitor("m")
+    assert len(get_store().window_results("m")) == 3
+    create_monitor("m", MonitorSpec(**spec))
+    run_monitor("m")
+    assert [w.window for w in get_store().window_results("m")] == ["2013-06", "2013-07"]
+
+
+def test_reference_is_scored_by_the_version_that_served(tether_home: Path) -> None:
+    serve_two_months(tether_home / "predictions")
+    data = load_breast_cancer(as_frame=True)
+    # A version that never served, fitted on shuffled labels.
+    unrelated = RandomForestClassifier(n_estimators=5, random_state=1)
+    unrelated.fit(
+        data.data[FEATURES], np.random.default_rng(0).permutation(data.target)
+    )
+    register(unrelated, "cancer", data.data[FEATURES])
+    create_monitor(
+        "served",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=FEATURES,
+            time_column="scheduled",
+        ),
+    )
+    june = run_monitor("served").computed.values["2013-06"]
+    # The scores are calibrated on the reference as version 1 scores it, so
+    # the estimate matches the real accuracy; version 2's scores would not.
+    assert june["estimated.accuracy"] == pytest.approx(
+        june["performance.accuracy"], abs=0.05
+    )
+
+
+def test_misspelled_columns_and_odd_labels(tether_home: Path) -> None:
+    from tether.automation.monitor_runs import _binary_labels
+
+    serve_two_months(tether_home / "predictions")
+    create_monitor(
+        "typo",
+        MonitorSpec(
+            model="cancer",
+            reference="datasets:/cancer-train@1",
+            features=["mean radius", "mean radios"],
+            time_column="scheduled",
+        ),
+    )
+    with pytest.raises(
+        tether.errors.DataError, match="features 'mean radios' is not in"
+    ):
+        run_monitor("typo")
+    labels = pd.DataFrame({"label": [1, "1", "no", True, None, 0.0]})
+    cleaned = _binary_labels(labels, "label")["label"]
+    assert cleaned.iloc[[0, 1, 3, 5]].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert cleaned.iloc[[2, 4]].isna().all()

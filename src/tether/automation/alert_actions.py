@@ -110,16 +110,18 @@ def _webhook(action: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str,
 
 def _pipeline(action: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
     from tether.ids import new_id
+    from tether.pipelines.references import load_pipeline
     from tether.store import get_store
 
     target = str(action["target"])
     params = dict(action.get("params", {}))
+    # Import it here, so a wrong target is this action's failure rather
+    # than a process that dies unseen.
+    pipeline = load_pipeline(target)
     event = get_store().add_alert_event(str(payload["rule"]), dict(payload))
     if action.get("wait"):
-        from tether.pipelines.references import load_pipeline
-
         run_id = new_id()
-        load_pipeline(target).run(run_id=run_id, **params)
+        pipeline.run(run_id=run_id, **params)
         return {
             "ok": True,
             "detail": f"ran {target} as run {run_id}",

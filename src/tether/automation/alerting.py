@@ -72,11 +72,45 @@ def evaluate_alerts(monitor: str) -> AlertChanges:
         return changes
     newest = windows[-1][0]
     for record in store.list_alert_rules(monitor):
-        if record.enabled:
-            rule = rule_of(record)
-            for episode in episodes(rule, windows):
-                _apply(record, rule, episode, newest, changes)
+        if not record.enabled:
+            continue
+        rule = rule_of(record)
+        found = episodes(rule, windows)
+        firing = {
+            a.subject: a for a in store.list_alerts(rule=rule.name, state="firing")
+        }
+        for subject in dict.fromkeys([e.subject for e in found] + list(firing)):
+            mine = [e for e in found if e.subject == subject]
+            alert = firing.get(subject)
+            if alert is not None:
+                _follow_firing(alert, mine, newest, changes)
+            else:
+                for episode in mine:
+                    _apply(record, rule, episode, newest, changes)
     return changes
+
+
+def _follow_firing(
+    alert: AlertRecord, found: list[Episode], newest: str, changes: AlertChanges
+) -> None:
+    """Carry a firing alert forward: extend it while it breaches, resolve it once not.
+
+    Late rows can move where an episode starts; the alert keeps the window it
+    fired at, so it is neither notified twice nor left firing.
+    """
+    store = get_store()
+    ongoing = found[-1] if found and not found[-1].resolved else None
+    if ongoing is not None:
+        if alert.last_window != ongoing.last_window:
+            store.extend_alert(
+                alert.id, window=ongoing.last_window, value=ongoing.value
+            )
+        return
+    ended = found[-1] if found else None
+    window = ended.last_window if ended is not None else newest
+    value = ended.value if ended is not None else None
+    if store.resolve_alert(alert, window=window, value=value, actor=current_user()):
+        changes.resolved.append(alert)
 
 
 def _apply(

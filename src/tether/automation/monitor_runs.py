@@ -91,7 +91,7 @@ def compute_named(name: str) -> tuple[MonitorSpec, pd.DataFrame, ComputedMonitor
     logged = _with_labels(spec, logged)
     reference = reference_frame(spec.reference)
     if not logged.empty:
-        reference = _scored_reference(spec, reference)
+        reference = _scored_reference(spec, reference, logged)
     computed = compute_monitor(
         spec, logged, reference, title=f"monitor {name}: model {spec.model}"
     )
@@ -128,7 +128,8 @@ def write_report(
 
 def _store_windows(name: str, computed: ComputedMonitor) -> None:
     now = utcnow()
-    get_store().save_window_results(
+    get_store().replace_window_results(
+        name,
         [
             MonitorWindow(
                 monitor=name,
@@ -140,7 +141,7 @@ def _store_windows(name: str, computed: ComputedMonitor) -> None:
                 created_at=now,
             )
             for window, values in computed.values.items()
-        ]
+        ],
     )
 
 
@@ -148,13 +149,41 @@ def _with_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
     if logged.empty or spec.labels is None or spec.label_column is None:
         return logged
     if spec.labels == "feedback":
-        return _feedback_labels(spec, logged)
+        return _binary_labels(_feedback_labels(spec, logged), spec.label_column)
     import tether.data
     from tether.monitoring.windows import join_labels
 
     assert spec.key is not None
     truth = tether.data.load(spec.labels)
     return join_labels(logged, truth, key=spec.key, label=spec.label_column)
+
+
+def _binary_labels(logged: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Read feedback labels as 0/1: booleans, numbers and their text.
+
+    A label that is not 0 or 1 (or true or false) cannot score a binary
+    classifier; it is left out with a warning instead of failing the run.
+    """
+    import pandas as pd
+
+    if label not in logged.columns:
+        return logged
+    raw = logged[label]
+    text = raw.map(lambda v: str(v).strip().lower() if v is not None else v)
+    mapped = text.map(
+        {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "1.0": 1.0, "0.0": 0.0}
+    )
+    unreadable = raw.notna() & mapped.isna()
+    if unreadable.any():
+        examples = ", ".join(repr(v) for v in raw[unreadable].unique()[:5])
+        logger.warning(
+            "%d feedback labels are not 0/1 or true/false (%s); they are left out",
+            int(unreadable.sum()),
+            examples,
+        )
+    result = logged.copy()
+    result[label] = pd.to_numeric(mapped, errors="coerce")
+    return result
 
 
 def _feedback_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
@@ -191,22 +220,32 @@ def _feedback_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
     return result.rename(columns={"label": label}) if label != "label" else result
 
 
-def _scored_reference(spec: MonitorSpec, reference: pd.DataFrame) -> pd.DataFrame:
+def _serving_version(logged: pd.DataFrame) -> int | None:
+    """Return the version that answered most of the logged rows."""
+    if "model_version" not in logged.columns or logged.empty:
+        return None
+    counts = logged["model_version"].dropna().astype(str).value_counts()
+    digits = [v for v in counts.index if v.isdigit()]
+    return int(digits[0]) if digits else None
+
+
+def _scored_reference(
+    spec: MonitorSpec, reference: pd.DataFrame, logged: pd.DataFrame
+) -> pd.DataFrame:
     """Add the model's probabilities to the reference when it lacks them.
 
     Prediction drift compares the logged scores with the reference's, so a
-    reference without them is scored with the monitored version (or the
-    newest) once per run.
+    reference without them is scored with the monitored version, or else
+    the version that answered most of the logged rows, once per run.
     """
     score = spec.score_column
     if score is None or score in reference.columns:
         return reference
     import tether.models
 
-    versions = [v.version for v in tether.models.list_versions(spec.model)]
-    if not versions:
+    version = spec.version or _serving_version(logged)
+    if version is None:
         return reference
-    version = spec.version or max(versions)
     model = tether.models.load(f"models:/{spec.model}/{version}")
     columns = model.signature.input_names
     if not set(columns) <= set(reference.columns):

@@ -52,6 +52,14 @@ def explain_command(
             setting="label",
             value=label,
         )
+    missing = [c for c in model.signature.input_names if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{data} lacks the model's input columns {', '.join(map(repr, missing))}; "
+            "give a dataset version with every input of the model",
+            setting="data",
+            value=data,
+        )
     if len(frame) > sample:
         frame = frame.sample(n=sample, random_state=seed).sort_index()
     features = frame[model.signature.input_names]

@@ -186,6 +186,7 @@ def compute_monitor(
         frames = by_count(logged, spec.time_column, spec.window_rows)
     else:
         frames = by_time(logged, spec.time_column, spec.every)
+    _check_named_columns(spec, reference, logged)
     features = spec.features or _shared_features(spec, reference, logged)
     label = spec.label_column if _has_labels(logged, spec.label_column) else None
     score = spec.score_column if spec.score_column in logged.columns else None
@@ -205,6 +206,7 @@ def compute_monitor(
     checks = _integrity(spec, reference, frames, features)
     for name, checked in checks.items():
         values[name].update(integrity_values(checked))
+    _zero_missing_checks(values)
     if score is not None:
         _add_estimates(values, frames, score, _calibrator(spec, reference))
     for name, frame in frames.items():
@@ -302,6 +304,23 @@ def fairness_values(
     return found
 
 
+def _zero_missing_checks(values: dict[str, dict[str, float | None]]) -> None:
+    """Give every window a count of 0 for a check that found something elsewhere.
+
+    A clean window must read 0, not lack the value, so an alert on a check
+    resolves when the check stops finding anything.
+    """
+    checks = {
+        key
+        for window in values.values()
+        for key in window
+        if key.startswith("integrity.checks.")
+    }
+    for window in values.values():
+        for key in checks:
+            window.setdefault(key, 0.0)
+
+
 def integrity_values(checked: IntegrityReport) -> dict[str, float | None]:
     """Return a window's integrity values: findings per severity and per check.
 
@@ -355,6 +374,36 @@ def reference_frame(reference: str) -> pd.DataFrame:
     from tether.monitoring.reference import load_reference
 
     return load_reference(reference).reference_frame()
+
+
+def _check_named_columns(
+    spec: MonitorSpec, reference: pd.DataFrame, logged: pd.DataFrame
+) -> None:
+    """Raise DataError for a named column that the reference or the log lacks.
+
+    A misspelled feature would otherwise drop out of every test and silence
+    the alerts on it.
+    """
+    named = {
+        "features": spec.features,
+        "categorical": spec.categorical,
+        "sensitive": spec.sensitive,
+    }
+    for setting, columns in named.items():
+        for frame, where in (
+            (logged, "the logged predictions"),
+            (reference, "the reference"),
+        ):
+            if setting == "sensitive" and frame is reference:
+                continue
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise DataError(
+                    f"{setting} {', '.join(repr(c) for c in missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not in {where} of "
+                    f"monitor model {spec.model}; columns there: "
+                    f"{', '.join(map(str, frame.columns))}"
+                )
 
 
 def _shared_features(

@@ -154,6 +154,24 @@ class AlertOps:
             rows = conn.execute(select(t.monitors).order_by(t.monitors.c.name))
             return [_monitor(row) for row in rows.mappings()]
 
+    def replace_window_results(
+        self, monitor: str, results: list[MonitorWindow]
+    ) -> None:
+        """Make ``results`` the monitor's only windows, in one transaction.
+
+        A run computes every window from the whole log, so windows it did
+        not compute (after a change of window size, say) are gone.
+        """
+
+        def replace(conn: Connection) -> None:
+            r = t.monitor_results
+            conn.execute(delete(r).where(r.c.monitor == monitor))
+            rows = [_window_row(result) for result in results]
+            if rows:
+                conn.execute(insert(r), rows)
+
+        write(self.engine, replace)
+
     def save_window_results(self, results: list[MonitorWindow]) -> None:
         """Insert or replace the results of windows, in one transaction."""
         rows = [
@@ -389,6 +407,18 @@ class AlertOps:
             kind="alert",
             name=f"{rule.name}/{subject}/{window}",
         )
+
+
+def _window_row(result: MonitorWindow) -> dict[str, Any]:
+    return {
+        "monitor": result.monitor,
+        "window": result.window,
+        "start": result.start,
+        "end": result.end,
+        "rows": result.rows,
+        "values": result.values,
+        "created_at": result.created_at,
+    }
 
 
 def _monitor(row: Any) -> MonitorRecord:
