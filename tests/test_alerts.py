@@ -56,6 +56,11 @@ def series(*values: Any, key: str = "drift.share") -> list[tuple[str, dict[str, 
         ({"actions": [{"type": "email"}]}, "invalid alert action"),
         ({"actions": [{"type": "webhook"}]}, "the webhook action needs 'url'"),
         (
+            {"actions": [{"type": "webhook", "url": "ftp://127.0.0.1/x"}]},
+            "invalid webhook URL 'ftp://127.0.0.1/x'",
+        ),
+        ({"metric": "drift.share\n"}, "invalid metric"),
+        (
             {"actions": [{"type": "alias", "model": "m", "alias": "champion"}]},
             "the alias action needs 'version'",
         ),
@@ -409,3 +414,14 @@ def test_pipeline_action_with_a_wrong_target_fails(tether_home: Path) -> None:
     assert not outcome["ok"]
     assert "no_such_module" in outcome["detail"]
     assert get_store().alert_events("share", datetime(2000, 1, 1, tzinfo=UTC)) == []
+
+
+def test_metrics_name_columns_in_any_script() -> None:
+    condition = rule(metric="drift.columns.température (°C).effect", threshold=0.2)
+    found = episodes(
+        condition, [("w1", {"drift.columns.température (°C).effect": 0.5})]
+    )
+    assert [e.subject for e in found] == [""]
+    wildcard = rule(metric="drift.columns.*.effect", threshold=0.2)
+    found = episodes(wildcard, [("w1", {"drift.columns.城市.effect": 0.5})])
+    assert [e.subject for e in found] == ["城市"]

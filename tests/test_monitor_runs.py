@@ -262,6 +262,20 @@ def test_monitor_cli(
         "=>",
     )
     assert "invalid operator '=>'" in bad
+    ghost = one_line_error(
+        capsys,
+        "monitor",
+        "rules",
+        "add",
+        "y",
+        "--monitor",
+        "ghost",
+        "--metric",
+        "drift.share",
+        "--threshold",
+        "1",
+    )
+    assert "monitor 'ghost' not found" in ghost
     missing = one_line_error(capsys, "monitor", "run", "ghost")
     assert "monitor 'ghost' not found" in missing
 

@@ -366,6 +366,7 @@ def rules_add_command(
     from tether.monitoring.alert_rules import AlertRule
     from tether.store import get_store
 
+    get_store().get_monitor(monitor)  # an unknown monitor fails here, not at firing
     rule = AlertRule(
         name=name,
         monitor=monitor,

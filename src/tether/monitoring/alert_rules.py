@@ -38,7 +38,8 @@ SEVERITIES = ("info", "warning", "critical")
 ACTION_TYPES = ("webhook", "pipeline", "rollback", "alias")
 TABLE_SUBJECT = ""
 """The subject of a rule without ``*``: the table as a whole."""
-_METRIC = re.compile(r"[A-Za-z0-9_.\-*/ ]{1,500}")
+# Any printable text: column names in metrics may hold any script.
+_METRIC = re.compile(r"[^\x00-\x1f\x7f]{1,500}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,17 @@ def check_action(action: Any) -> None:
         "alias": ("model", "alias", "version"),
     }[action["type"]]
     missing = [key for key in needed if action.get(key) in (None, "")]
+    url = action.get("url")
+    if (
+        action["type"] == "webhook"
+        and url
+        and not str(url).startswith(("http://", "https://"))
+    ):
+        raise ConfigError(
+            f"invalid webhook URL {url!r}; give an http:// or https:// URL",
+            setting="actions",
+            value=str(url),
+        )
     if missing:
         raise ConfigError(
             f"the {action['type']} action needs {', '.join(repr(k) for k in missing)}; "
