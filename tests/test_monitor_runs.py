@@ -561,3 +561,22 @@ def test_misspelled_columns_and_odd_labels(tether_home: Path) -> None:
     cleaned = _binary_labels(labels, "label")["label"]
     assert cleaned.iloc[[0, 1, 3, 5]].tolist() == [1.0, 1.0, 1.0, 0.0]
     assert cleaned.iloc[[2, 4]].isna().all()
+
+
+def test_a_bad_cron_saves_no_monitor(
+    tether_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = one_line_error(
+        capsys,
+        "monitor",
+        "create",
+        "m",
+        "--model",
+        "cancer",
+        "--reference",
+        "datasets:/cancer-train@1",
+        "--cron",
+        "every hour",
+    )
+    assert "every hour" in line
+    assert get_store().list_monitors() == []

@@ -106,8 +106,14 @@ def create_command(
         correction=correction,
         sensitive=_names(sensitive),
     )
+    if cron or on_dataset:
+        from tether.pipelines.schedules import check_trigger
+
+        # A bad trigger fails before anything is saved.
+        check_trigger(cron=cron, on_dataset=on_dataset)
     create_monitor(name, spec)
-    typer.echo(f"monitor {name} watches {model} against {reference}, by {every}")
+    windows = f"{window_rows} rows" if window_rows else every
+    typer.echo(f"monitor {name} watches {model} against {reference}, by {windows}")
     if cron or on_dataset:
         schedule = _reschedule(name, cron, on_dataset, report_dir)
         typer.echo(

@@ -88,6 +88,13 @@ def fire_alert(name: str, payload: Mapping[str, Any] | None = None) -> AlertEven
     return get_store().add_alert_event(name, plain_json(body))
 
 
+def check_trigger(
+    cron: str | None = None, on_dataset: str | None = None, on_alert: str | None = None
+) -> tuple[str, str]:
+    """Return the trigger's kind and spec, or raise ConfigError, without adding anything."""
+    return _trigger(cron, on_dataset, on_alert)
+
+
 def _trigger(
     cron: str | None, dataset: str | None, alert: str | None
 ) -> tuple[str, str]:
