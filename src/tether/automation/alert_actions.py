@@ -4,8 +4,8 @@ Each action is a mapping with a ``type`` and its settings:
 
 - ``{"type": "webhook", "url": "http://127.0.0.1:9000/hook"}``: POST the
   alert as JSON. Optional ``timeout`` (seconds, default 5), ``retries``
-  (default 3) and ``headers``. A connection error or a 5xx answer is
-  retried with a doubling pause from 0.5 s; a 4xx answer is not.
+  (default 3) and ``headers``. A connection error or a 5xx response is
+  retried with a doubling pause from 0.5 s; a 4xx response is not.
 - ``{"type": "pipeline", "target": "flights.retrain:retrain"}``: record an
   alert event named after the rule, which schedules with ``on_alert`` react
   to, and start the pipeline. It runs in a new ``tether pipeline run``

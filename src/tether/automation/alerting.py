@@ -8,9 +8,8 @@ and brings the store in line with them:
   firing at the newest window, its actions run now, in order, and each
   outcome is stored with the alert and in the audit trail. An episode that
   a later window already resolved is recorded for the history without
-  actions, because acting on a past problem (for example when a rule is
-  added to a monitor with a year of results) would roll back or retrain
-  for nothing;
+  actions. Acting on a past problem, for example when a rule is added to a
+  monitor with a year of results, would roll back or retrain for nothing;
 - a stored firing alert whose episode ended is resolved;
 - a stored firing alert whose episode goes on gets the newest window and value.
 
@@ -34,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class AlertChanges:
-    """What one evaluation changed.
+    """The changes one evaluation made.
 
     Attributes:
         fired: Alerts that started firing and ran their actions.

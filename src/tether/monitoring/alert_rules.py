@@ -2,8 +2,8 @@
 
 A rule watches one monitored value, such as ``drift.share`` or
 ``performance.roc_auc``, or one value per column through a ``*``, such as
-``drift.columns.*.effect``. It breaches in a window when the value compares
-with the threshold as the operator says. It fires once it has breached in
+``drift.columns.*.effect``. It breaches in a window when the value and
+the threshold meet the operator's comparison. It fires once it has breached in
 ``windows`` windows in a row, and resolves at the first later window where
 it does not breach. A window without the value (None, NaN, or the key
 absent) neither breaches nor breaks a streak, and leaves a firing alert

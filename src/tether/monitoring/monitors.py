@@ -37,7 +37,7 @@ REFERENCE_SCHEMES = ("datasets:/", "runs:/", "models:/")
 
 @dataclass(frozen=True)
 class MonitorSpec:
-    """What a monitor compares, and in which windows.
+    """The data a monitor compares, and its windows.
 
     Attributes:
         model: The registered model whose logged predictions are watched

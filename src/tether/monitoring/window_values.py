@@ -25,7 +25,7 @@ The integrity and estimated values come from ``tether.monitoring.monitors``,
 which runs the checks of ``tether.monitoring.data_integrity`` and the
 estimates of ``tether.monitoring.performance_estimation`` on each window.
 
-A skipped column contributes no values, so a rule on it sees no data
+A skipped column contributes no values, so a rule on it finds no data
 rather than a zero.
 """
 
