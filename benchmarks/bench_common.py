@@ -74,7 +74,7 @@ MLFLOW_REQUIREMENT = "mlflow==3.17.2"
 DVC_REQUIREMENT = "dvc==3.67.1"
 PREFECT_REQUIREMENT = "prefect==3.9.1"
 EVIDENTLY_REQUIREMENT = "evidently==0.7.23"
-# evidently 0.7.23 asks for pandas>=1.3.5 with no upper bound, so pip picks
+# evidently 0.7.23 requires pandas>=1.3.5 with no upper bound, so pip picks
 # pandas 3, but `import evidently` then fails: it imports
 # pandas.core.dtypes.common.infer_dtype_from_object, which pandas 3.1.1 does
 # not have. Its environment therefore keeps pandas below 3.

@@ -123,7 +123,7 @@ def test_operators(operator: str, breaching: list[float]) -> None:
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that records POST bodies and answers given codes."""
+    """An HTTP server on 127.0.0.1 that records POST bodies and responds with the given codes."""
 
     def __init__(self, codes: list[int] | None = None) -> None:
         self.bodies: list[dict[str, Any]] = []
@@ -168,7 +168,9 @@ def test_webhook_retries_server_errors_but_not_client_errors() -> None:
         )
     finally:
         flaky.close()
-    assert outcome["ok"] and outcome["status"] == 200 and outcome["attempts"] == 3
+    assert outcome["ok"]
+    assert outcome["status"] == 200
+    assert outcome["attempts"] == 3
     assert flaky.bodies == [payload] * 3
 
     refusing = Receiver([404])
@@ -285,7 +287,8 @@ def test_past_episodes_are_recorded_without_actions(
     add_rule(rule(actions=[{"type": "webhook", "url": receiver.url}]))
     changes = evaluate_alerts("flights")
     assert [a.first_window for a in changes.recorded] == ["2013-01"]
-    assert changes.fired == [] and changes.actions == []
+    assert changes.fired == []
+    assert changes.actions == []
     assert receiver.bodies == []
     (alert,) = store.list_alerts(rule="share")
     assert alert.state == "resolved"

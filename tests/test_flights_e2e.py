@@ -343,7 +343,8 @@ def _check_alert_and_retrain(
     retrained = tether.models.get_version(watched.retrained_uri)
     assert "retrained" in retrained.aliases
     page = watched.governance.read_text()
-    assert "summer-weather" in page and "action:pipeline" in page
+    assert "summer-weather" in page
+    assert "action:pipeline" in page
     assert "temp" in watched.report.read_text()
     trail = [e.action for e in get_store().audit_trail("alerts:/summer-weather")]
     assert trail[-3:] == ["fire", "action:webhook", "action:pipeline"]

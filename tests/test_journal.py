@@ -71,7 +71,7 @@ def test_next_writer_recovers_a_killed_writers_rows(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*journal*")) == []
 
 
-def test_a_segment_whose_file_was_written_is_not_written_again(tmp_path: Path) -> None:
+def test_journal_written_segment_not_rewritten(tmp_path: Path) -> None:
     kill_writer_with_queued_rows(tmp_path)
     (segment,) = tmp_path.glob("*.journal")
     segment_id = journal.orphaned_segments(tmp_path, "predictions")[0][1]
@@ -85,7 +85,7 @@ def test_a_segment_whose_file_was_written_is_not_written_again(tmp_path: Path) -
     assert read_predictions(tmp_path)["request_id"].tolist() == ["req-0"]
 
 
-def test_a_record_cut_short_is_dropped(tmp_path: Path) -> None:
+def test_journal_cut_record_dropped(tmp_path: Path) -> None:
     kill_writer_with_queued_rows(tmp_path)
     (segment,) = tmp_path.glob("*.journal")
     data = segment.read_bytes()
@@ -98,7 +98,7 @@ def test_a_record_cut_short_is_dropped(tmp_path: Path) -> None:
     ]
 
 
-def test_a_live_writers_segment_is_left_alone(tmp_path: Path) -> None:
+def test_journal_live_segment_left_alone(tmp_path: Path) -> None:
     with PredictionLogger(
         tmp_path, model_uri="models:/m/1", model_version="1", flush_interval=3600
     ) as first:

@@ -155,15 +155,18 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     assert [(w.window, w.rows) for w in windows] == [("2013-06", 200), ("2013-07", 200)]
     assert str(windows[0].start.date()) == "2013-06-01"
     page = (tether_home / "reports" / "cancer.html").read_text()
-    assert "Drift over time per feature" in page and "Data integrity per window" in page
+    assert "Drift over time per feature" in page
+    assert "Data integrity per window" in page
     assert "Performance over time" in page
-    assert "drifting" in page and "webhook: ok" in page
+    assert "drifting" in page
+    assert "webhook: ok" in page
     saved = json.loads((tether_home / "reports" / "cancer.json").read_text())
     assert saved["window_values"]["2013-07"]["drift.share"] == 1.0
     assert [a["rule"] for a in saved["alerts"]] == ["drifting"]
 
     again = run_monitor("cancer")
-    assert again.alerts.fired == [] and again.alerts.actions == []
+    assert again.alerts.fired == []
+    assert again.alerts.actions == []
     assert len(receiver.bodies) == 1
 
     served = ServingModel(
@@ -191,8 +194,11 @@ def test_monitor_finds_july_drift_and_fires_a_webhook(
     actions = [event["action"] for event in governance.events]
     assert actions[-3:] == ["add-rule", "fire", "action:webhook"]
     page = governance.to_html(tether_home / "reports" / "governance.html").read_text()
-    assert "<script" not in page and " src=" not in page
-    assert "drifting" in page and "2013-07" in page and "<svg" in page
+    assert "<script" not in page
+    assert " src=" not in page
+    assert "drifting" in page
+    assert "2013-07" in page
+    assert "<svg" in page
 
 
 def test_monitor_cli(
@@ -244,7 +250,8 @@ def test_monitor_cli(
     governance = run_json(capsys, "monitor", "governance", "cancer")
     assert len(governance["alerts"]) == len(FEATURES)
     listed = run_json(capsys, "monitor", "list", "--format", "json")
-    assert listed[0]["windows"] == 2 and listed[0]["rules"] == 1
+    assert listed[0]["windows"] == 2
+    assert listed[0]["rules"] == 1
 
     bad = one_line_error(
         capsys,
@@ -290,7 +297,7 @@ def test_monitor_without_logs_says_what_to_do(tether_home: Path) -> None:
         run_monitor("empty")
 
 
-def test_monitor_against_a_stored_profile_needs_no_training_rows(
+def test_monitor_with_stored_profile(
     tether_home: Path,
 ) -> None:
     from tether.monitoring import ReferenceProfile, attach_reference
@@ -498,7 +505,7 @@ def test_windows_by_count(tether_home: Path) -> None:
         MonitorSpec(model="m", reference="datasets:/d@1", window_rows=0)
 
 
-def test_a_run_replaces_windows_of_earlier_settings(tether_home: Path) -> None:
+def test_run_replaces_stale_windows(tether_home: Path) -> None:
     serve_two_months(tether_home / "predictions")
     spec = {
         "model": "cancer",
@@ -563,7 +570,7 @@ def test_misspelled_columns_and_odd_labels(tether_home: Path) -> None:
     assert cleaned.iloc[[2, 4]].isna().all()
 
 
-def test_a_bad_cron_saves_no_monitor(
+def test_create_bad_cron_saves_nothing(
     tether_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     line = one_line_error(

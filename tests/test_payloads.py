@@ -322,7 +322,7 @@ def test_csv_trailing_comma_loses_nothing() -> None:
     assert frame["b"].tolist() == [2, 4]
 
 
-def test_mlflow_params_key_empty_is_accepted_and_values_are_refused() -> None:
+def test_mlflow_params_key() -> None:
     from tether.errors import SchemaError
     from tether.serving.payloads import parse_invocations_columns
 

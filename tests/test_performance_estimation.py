@@ -51,7 +51,8 @@ def test_ties_count_half_and_degenerate_inputs() -> None:
     )
     assert estimate_performance(np.array([1.0, 1.0]))["roc_auc"] is None
     empty = estimate_performance(np.array([np.nan]))
-    assert empty["count"] == 0.0 and empty["accuracy"] is None
+    assert empty["count"] == 0.0
+    assert empty["accuracy"] is None
     none_predicted = estimate_performance(np.array([0.1, 0.2]))
     assert none_predicted["precision"] is None
     assert none_predicted["recall"] == 0.0

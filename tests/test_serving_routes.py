@@ -681,7 +681,7 @@ def test_store_index_ignores_repeated_path(tether_home: Path) -> None:
     assert store.prediction_log_paths("m", 1) == ["/logs/a.parquet"]
 
 
-def test_calls_stuck_after_timeouts_do_not_block_new_requests() -> None:
+def test_stuck_timeouts_do_not_block() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from tether.serving.app import SCORING_THREADS

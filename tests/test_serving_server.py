@@ -282,7 +282,7 @@ def test_killed_worker_restarted_without_duplicates(
     logged = read_predictions(server.predictions / "delay" / "1")
     keys = list(zip(logged["request_id"], logged["row"], strict=True))
     assert len(keys) == len(set(keys)), "a prediction was logged twice"
-    # Every request answered with 200 is logged once, those of the killed
+    # Every request that got a 200 is logged once, those of the killed
     # worker too: the worker that replaced it wrote its journal's rows. A
     # request whose connection broke may be logged as well, when the worker
     # died after journaling it and before its response left.

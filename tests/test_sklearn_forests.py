@@ -82,7 +82,7 @@ def test_regressor_outputs_are_bitwise_equal(model: Any) -> None:
     assert np.array_equal(result, model.predict(data.data))
 
 
-def test_integer_and_boolean_columns_convert_as_scikit_learn_does() -> None:
+def test_scorer_integer_boolean_columns() -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
         {
@@ -150,7 +150,7 @@ def test_unsupported_estimators_get_no_scorer() -> None:
     assert ForestScorer.build(unnamed) is None
 
 
-def test_flavor_uses_one_cached_scorer_and_matches_scikit_learn() -> None:
+def test_flavor_caches_one_scorer() -> None:
     frame, target = _cancer()
     model = RandomForestClassifier(n_estimators=8, random_state=0).fit(frame, target)
     assert forest_scorer(model) is forest_scorer(model)
@@ -230,7 +230,7 @@ def test_regressor_columns() -> None:
     assert np.array_equal(values, model.predict(data.data))
 
 
-def test_served_forest_scores_arrays_and_answers_as_scikit_learn(
+def test_served_forest_matches_sklearn(
     tether_home: Path,
 ) -> None:
     import tether

@@ -68,7 +68,7 @@ class Receiver:
 
 @dataclass(frozen=True)
 class Watched:
-    """What the monitor found and did."""
+    """The monitor's run, the alerts the webhook received, the retrained version and the reports."""
 
     run: MonitorRun
     webhook_bodies: list[dict[str, Any]]

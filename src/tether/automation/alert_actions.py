@@ -53,7 +53,11 @@ def run_action(action: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[st
     else:
         try:
             outcome = runner(action, payload)
-        except (TetherError, OSError, ValueError) as exc:
+        except Exception as exc:  # an action's failure must not stop the run
+            if not isinstance(exc, TetherError | OSError | ValueError):
+                logger.exception(
+                    "alert %s: %s action failed", payload.get("rule"), kind
+                )
             outcome = {"ok": False, "detail": f"{type(exc).__name__}: {exc}"}
     outcome = {"type": kind, **outcome}
     outcome["seconds"] = round(time.monotonic() - started, 3)

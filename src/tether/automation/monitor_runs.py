@@ -162,7 +162,7 @@ def _binary_labels(logged: pd.DataFrame, label: str) -> pd.DataFrame:
     """Read feedback labels as 0/1: booleans, numbers and their text.
 
     A label that is not 0 or 1 (or true or false) cannot score a binary
-    classifier; it is left out with a warning instead of failing the run.
+    classifier, so it is left out with a warning instead of failing the run.
     """
     import pandas as pd
 
@@ -221,7 +221,7 @@ def _feedback_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
 
 
 def _serving_version(logged: pd.DataFrame) -> int | None:
-    """Return the version that answered most of the logged rows."""
+    """Return the version that served most of the logged rows."""
     if "model_version" not in logged.columns or logged.empty:
         return None
     counts = logged["model_version"].dropna().astype(str).value_counts()
@@ -236,7 +236,7 @@ def _scored_reference(
 
     Prediction drift compares the logged scores with the reference's, so a
     reference without them is scored with the monitored version, or else
-    the version that answered most of the logged rows, once per run.
+    the version that served most of the logged rows, once per run.
     """
     score = spec.score_column
     if score is None or score in reference.columns:

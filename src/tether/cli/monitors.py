@@ -318,21 +318,14 @@ def _subject(subject: str) -> str:
 
 
 def _alert_row(alert: Any) -> dict[str, Any]:
-    return {
-        "rule": alert.rule,
-        "subject": alert.subject,
-        "state": alert.state,
-        "severity": alert.severity,
-        "first_window": alert.first_window,
-        "last_window": alert.last_window,
-        "value": alert.value,
-        "fired_at": alert.fired_at.isoformat(),
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-        "actions": [
-            f"{o.get('type')}: {'ok' if o.get('ok') else 'failed'}"
-            for o in alert.actions
-        ],
-    }
+    """Return an alert as ``alert_dict`` does, with each action as ``TYPE: ok|failed``."""
+    from tether.monitoring.governance import alert_dict
+
+    row = alert_dict(alert)
+    row["actions"] = [
+        f"{o.get('type')}: {'ok' if o.get('ok') else 'failed'}" for o in alert.actions
+    ]
+    return row
 
 
 @rules_app.command("add")

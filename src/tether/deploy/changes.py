@@ -7,7 +7,7 @@ requests in flight got their responses. A promotion runs the application
 tests first and fails without a switch when one fails. A rollback runs no
 tests, because it restores a version that served before and a failing
 load budget must not block the way back. A reroute changes the canary, its
-share of the traffic, the sticky header or the shadow; it runs the tests
+share of the traffic, the sticky header or the shadow. It runs the tests
 when a version that was not serving clients is about to.
 """
 

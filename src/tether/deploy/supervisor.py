@@ -424,7 +424,8 @@ class Supervisor:
             )
             await self._fail(pending, reason)
         # The log line comes first: `tether deploy logs --follow` stops
-        # reading once the store says stopped, and must still print it.
+        # reading once the store shows
+        # stopped, and it must still print the line.
         logger.info("deployment %s %s", name, "failed" if self.error else "stopped")
         await self._call(
             self.store.update_deployment,

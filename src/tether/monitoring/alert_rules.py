@@ -7,7 +7,8 @@ the threshold meet the operator's comparison. It fires once it has breached in
 ``windows`` windows in a row, and resolves at the first later window where
 it does not breach. A window without the value (None, NaN, or the key
 absent) neither breaches nor breaks a streak, and leaves a firing alert
-firing, because a missing value says nothing about the condition.
+firing, because a missing value gives no evidence
+about the condition.
 
 :func:`episodes` is a pure function of the windows in order, so evaluating
 the same history twice finds the same episodes; the store keeps each one

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -454,15 +453,3 @@ def _bounds(
             period.end_time.tz_localize("UTC").to_pydatetime(),
         )
     return bounds
-
-
-def check_columns(spec: MonitorSpec, logged: pd.DataFrame) -> None:
-    """Raise DataError naming the spec's columns that the log lacks."""
-    wanted: Sequence[str] = [spec.time_column, *spec.features]
-    missing = [c for c in wanted if c not in logged.columns]
-    if missing:
-        raise DataError(
-            f"the logged predictions of {spec.model} have no column "
-            f"{', '.join(repr(c) for c in missing)}; logged columns: "
-            f"{', '.join(map(str, logged.columns))}"
-        )

@@ -5,7 +5,7 @@ positive with probability ``p``. The expected value of each confusion
 matrix cell over the unknown labels follows, and with it the expected
 accuracy, precision, recall and F1 at a threshold, and an estimate of
 ROC AUC. The estimates hold while the relation between score and label
-stays as it was in the reference (covariate shift); a change in that
+stays as it was in the reference (covariate shift). A change in that
 relation (concept drift) is invisible without labels.
 
 Scores are first calibrated on the reference, where labels are known, with

@@ -44,7 +44,7 @@ def by_count(frame: pd.DataFrame, column: str, rows: int) -> dict[str, pd.DataFr
     """Split ``frame`` into windows of ``rows`` rows in the time order of ``column``.
 
     Rows without a time come last. Window names are the start time of the
-    window's first row and its number, so they sort in time order; the last
+    window's first row and its number, so they sort in time order. The last
     window may be smaller.
     """
     import pandas as pd

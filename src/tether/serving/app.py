@@ -286,7 +286,7 @@ class _AppState:
         A timed-out call keeps its thread until the model returns, because
         Python cannot stop a thread. Once timed-out calls hold every thread
         of the pool, new calls go to a new pool, so they do not queue behind
-        a stuck model; the old pool's threads end as their calls return.
+        a stuck model. The old pool's threads end as their calls return.
         """
         with self._executor_lock:
             pool = self._executor

@@ -4,7 +4,7 @@ An alert is one episode of a rule breaching for one subject: it starts at
 a window (``first_window``) and is firing until a later window resolves
 it. The pair (rule, subject, first window) is unique, so evaluating the
 same windows twice records one alert, and :meth:`AlertOps.open_alert`
-tells the caller whether it was new, which is when actions run. Firing,
+whether it was new, which is when actions run. Firing,
 resolving and each action's outcome are audit events on ``alerts:/RULE``.
 """
 
@@ -174,18 +174,7 @@ class AlertOps:
 
     def save_window_results(self, results: list[MonitorWindow]) -> None:
         """Insert or replace the results of windows, in one transaction."""
-        rows = [
-            {
-                "monitor": r.monitor,
-                "window": r.window,
-                "start": r.start,
-                "end": r.end,
-                "rows": r.rows,
-                "values": r.values,
-                "created_at": r.created_at,
-            }
-            for r in results
-        ]
+        rows = [_window_row(result) for result in results]
         if rows:
             write(
                 self.engine,

@@ -378,7 +378,7 @@ monitors = Table(
 )
 
 # The values a monitor computed for one window. Computing a window again
-# replaces its row, so the history holds one row per window.
+# replaces its row, so the history has one row per window.
 monitor_results = Table(
     "monitor_results",
     metadata,
