@@ -235,6 +235,7 @@ def add_rule(condition: AlertRule) -> None:
     )
 
 
+@pytest.mark.sql_store  # a server records the token's user as the actor
 def test_alert_fires_once_acts_once_and_resolves(
     store_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -294,6 +294,7 @@ def test_restart_delay_doubles_to_cap() -> None:
     assert [restart_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
+@pytest.mark.sql_store  # a server records the token's user as the actor
 def test_store_deployment_round_trip(store_url: str) -> None:
     from tether.store import get_store
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tether.errors import ConfigError
+from tether.store import open_store
 from tether.store import schema as t
 from tether.store.filters import (
     ATTRIBUTES,
@@ -600,7 +601,7 @@ def test_rendered_filters_round_trip(expression: Expression) -> None:
 def sample_store(store_url: str) -> Iterator[SqlStore]:
     """A store with a few runs that have text and number params, NaN and
     infinite metrics, tags and a dataset, so conditions meet real rows."""
-    store = SqlStore(store_url)
+    store = open_store(store_url)
     first = store.create_run(experiment="e", name="first")
     second = store.create_run(experiment="e", name="second", parent_id=first)
     store.log_params(first, {"a": "1.5", "b": "text", "c": "1e5000"})
@@ -639,6 +640,7 @@ def test_generated_filters_execute(
     assert len(records) <= 2
 
 
+@pytest.mark.sql_store
 @given(FILTERS)
 @PROPERTY_SETTINGS
 def test_sql_text_has_no_literals(

@@ -21,6 +21,10 @@ from tether.errors import NotFoundError
 from tether.gc import collect_garbage
 from tether.store import get_store
 
+# gc works on the database and the blob folder, so it runs beside them, not
+# through a server.
+pytestmark = pytest.mark.sql_store
+
 FEATURES = pd.DataFrame(
     {"age": np.arange(40, dtype="int64"), "income": np.linspace(0.0, 4.0, 40)}
 )

@@ -35,6 +35,7 @@ def _passed(uri: str) -> None:
     tether.models.record_test_result(uri, "smoke", [{"name": "fits", "passed": True}])
 
 
+@pytest.mark.sql_store  # a server records the token's user as the actor
 def test_status_description_and_tags_are_audited(two_versions: Path) -> None:
     tether.models.set_status("models:/m/1", "approved")
     tether.models.describe("models:/m/1", "logistic baseline")
@@ -99,6 +100,7 @@ def test_forced_move_records_the_override(two_versions: Path) -> None:
     }
 
 
+@pytest.mark.sql_store  # a server records the token's user as the actor
 def test_history_gives_periods_per_alias(two_versions: Path) -> None:
     _passed("models:/m/1")
     _passed("models:/m/2")

@@ -22,7 +22,7 @@ from tether.cli import render
 from tether.cli.main import main
 from tether.errors import ConfigError, NotFoundError
 from tether.ids import new_id
-from tether.store import schema
+from tether.store import open_store, schema
 from tether.store.filters import FilterSyntaxError
 from tether.store.records import Edge, MetricPoint
 from tether.store.sql import SqlStore
@@ -44,7 +44,7 @@ class Runs:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlStore]:
-    opened = SqlStore(store_url)
+    opened = open_store(store_url)
     yield opened
     opened.close()
 
@@ -356,6 +356,7 @@ def test_order_missing_values_last(runs: Runs, store: SqlStore) -> None:
     assert wrong == {}
 
 
+@pytest.mark.sql_store
 def test_search_issues_four_queries(runs: Runs, store: SqlStore) -> None:
     statements: list[str] = []
 
@@ -424,6 +425,7 @@ def read_pages(store: SqlStore, order_by: list[str]) -> list[list[str]]:
             return pages
 
 
+@pytest.mark.sql_store  # the fixture inserts rows into the database directly
 def test_pages_cover_every_run_once(
     store: SqlStore, many_runs: dict[str, float | None]
 ) -> None:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tether.errors import ConfigError, NotFoundError
+from tether.store import open_store
 from tether.store.records import ArtifactRecord, Edge, MetricPoint
 from tether.store.sql import MAX_PARAM_LENGTH, SqlStore
 from tether.store.step_call_ops import StepCallRecord
@@ -37,7 +38,7 @@ STORE_EXAMPLES = settings(
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[SqlStore]:
-    opened = SqlStore(store_url)
+    opened = open_store(store_url)
     yield opened
     opened.close()
 
@@ -114,6 +115,7 @@ def test_create_run_stores_fields(store: SqlStore) -> None:
     assert run.metrics == {}
 
 
+@pytest.mark.sql_store
 def test_times_read_back_in_utc(store_url: str) -> None:
     # A PostgreSQL session outside UTC returns times in its own zone.
     url = store_url.replace("options=", "options=-ctimezone%3DAsia/Kolkata%20", 1)
@@ -546,6 +548,7 @@ def test_set_alias_resolves(store: SqlStore) -> None:
     assert store.get_model_version("churn", 2).aliases == ()
 
 
+@pytest.mark.sql_store  # a server records the token's user instead
 def test_alias_move_in_audit_trail(store: SqlStore) -> None:
     add_model(store, "churn")
     add_model(store, "churn")

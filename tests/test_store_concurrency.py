@@ -9,8 +9,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tether.store.records import MetricPoint
 from tether.store.sql import SqlStore
+
+# These tests open the database itself, so a Tether server cannot stand in.
+pytestmark = pytest.mark.sql_store
 
 WORKERS = 16
 POINTS_PER_WORKER = 200

@@ -453,6 +453,7 @@ def test_sigterm_marks_run_killed(tether_home: Path, tmp_path: Path) -> None:
     assert [point.value for point in history] == [0.5]
 
 
+@pytest.mark.sql_store  # it checks blobs with `tether doctor`, which runs beside the database
 def test_dead_process_run_marked_failed(tether_home: Path, tmp_path: Path) -> None:
     script = tmp_path / "killed.py"
     script.write_text(
@@ -494,6 +495,7 @@ def test_live_process_run_left_alone(tether_home: Path) -> None:
         assert get_store().get_run(run.id).status == "RUNNING"
 
 
+@pytest.mark.sql_store  # it checks blobs with `tether doctor`, which runs beside the database
 def test_sigkill_keeps_flushed_points(tether_home: Path, tmp_path: Path) -> None:
     from tether.artifacts import get_objects
     from tether.doctor import run_checks

@@ -9,7 +9,10 @@ points the metadata at another SQLite file or at PostgreSQL, and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tether.errors import ConfigError
@@ -17,8 +20,11 @@ from tether.errors import ConfigError
 STORE_ENV = "TETHER_STORE"
 ARTIFACTS_ENV = "TETHER_ARTIFACTS"
 HOME_ENV = "TETHER_HOME"
+WORKSPACE_ENV = "TETHER_WORKSPACE"
+TOKEN_ENV = "TETHER_TOKEN"
 DEFAULT_HOME = ".tether"
-SUPPORTED_STORE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+")
+SUPPORTED_STORE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+", "http:", "https:")
+SERVER_SCHEMES = ("http:", "https:")
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,14 @@ class Settings:
     home: Path
     store_url: str
     artifacts_url: str
+    workspace: str = "default"
+    token: str | None = field(default=None, repr=False)
+    artifacts_set: bool = False
+
+    @property
+    def remote(self) -> bool:
+        """Whether the store is a Tether server rather than a database."""
+        return self.store_url.startswith(SERVER_SCHEMES)
 
     @property
     def predictions_dir(self) -> Path:
@@ -49,18 +63,37 @@ def resolve(
     if "://" in store_url and not store_url.startswith(SUPPORTED_STORE_SCHEMES):
         raise ConfigError(
             f"unsupported {STORE_ENV} {_scheme(store_url)!r} URL; use a SQLite path, "
-            "sqlite:///PATH or postgresql://USER@HOST/DB",
+            "sqlite:///PATH, postgresql://USER@HOST/DB or a Tether server's "
+            "http://HOST:PORT",
             setting=STORE_ENV,
             value=_scheme(store_url),
         )
     if not store_url.startswith(SUPPORTED_STORE_SCHEMES):
         store_url = _sqlite_url(Path(store_url).expanduser().absolute())
-    artifacts_url = (
-        artifacts or os.environ.get(ARTIFACTS_ENV) or str(home_path / "objects")
-    )
+    chosen = artifacts or os.environ.get(ARTIFACTS_ENV)
+    artifacts_url = chosen or str(home_path / "objects")
     if "://" not in artifacts_url:
         artifacts_url = str(Path(artifacts_url).expanduser().absolute())
-    return Settings(home=home_path, store_url=store_url, artifacts_url=artifacts_url)
+    return Settings(
+        home=home_path,
+        store_url=store_url,
+        artifacts_url=artifacts_url,
+        workspace=os.environ.get(WORKSPACE_ENV) or "default",
+        token=os.environ.get(TOKEN_ENV) or None,
+        artifacts_set=bool(chosen),
+    )
+
+
+def require_database(settings: Settings, command: str) -> None:
+    """Refuse ``command`` when the store is a Tether server rather than a database."""
+    if settings.remote:
+        raise ConfigError(
+            f"`tether {command}` works on the store's database and blob folder, not "
+            f"through a server ({settings.store_url}); run it on the server's machine "
+            "with TETHER_STORE set to the server's database",
+            setting=STORE_ENV,
+            value=settings.store_url,
+        )
 
 
 def _scheme(url: str) -> str:
@@ -74,13 +107,30 @@ def _sqlite_url(path: Path) -> str:
 USER_ENV = "TETHER_USER"
 
 
+_acting_user: ContextVar[str | None] = ContextVar("tether_acting_user", default=None)
+
+
+@contextmanager
+def acting_user(name: str) -> Iterator[None]:
+    """Make ``name`` the user of changes made in this context (a server request)."""
+    token = _acting_user.set(name)
+    try:
+        yield
+    finally:
+        _acting_user.reset(token)
+
+
 def current_user() -> str:
     """Return who makes changes from this process, for the audit trail.
 
+    The user bound by :func:`acting_user` when there is one, else
     ``TETHER_USER`` when set, else the operating system's login name.
     """
     import getpass
 
+    bound = _acting_user.get()
+    if bound is not None:
+        return bound
     named = os.environ.get(USER_ENV, "").strip()
     if named:
         return named

@@ -146,6 +146,10 @@ class UntrustedModelError(TetherError, PermissionError):
         self.untrusted = untrusted
 
 
+class AccessDeniedError(TetherError, PermissionError):
+    """The Tether server refused a request: the caller's role is too low."""
+
+
 class PromotionError(TetherError, PermissionError):
     """An alias may not move to a version whose required tests have not passed."""
 
@@ -177,3 +181,17 @@ class StepFailedError(PipelineError):
     def __init__(self, message: str, *, step: str, error_type: str) -> None:
         super().__init__(message, step=step)
         self.error_type = error_type
+
+
+def error_from_json(error: dict[str, Any]) -> TetherError:
+    """Return the Tether error a server sent as ``{"type", "message", "fields"}``.
+
+    Only Tether's own error classes are rebuilt; any other type becomes a
+    ``StoreError`` with the same message.
+    """
+    kind = globals().get(str(error.get("type")))
+    message = str(error.get("message") or "the server rejected the request")
+    if not (isinstance(kind, type) and issubclass(kind, TetherError)):
+        return StoreError(message)
+    fields = error.get("fields")
+    return _rebuild(kind, message, dict(fields) if isinstance(fields, dict) else {})

@@ -81,6 +81,12 @@ class RunView:
         values = [point.value for point in points]
         return [points[i] for i in lttb_indices(steps, values, max_points)]
 
+    def _repr_html_(self) -> str:
+        """Return the run as HTML tables, for notebooks."""
+        from tether.notebook_html import run_html
+
+        return run_html(vars(self.record))
+
 
 def get_run(run_id: str) -> RunView:
     """Return a stored run by id."""

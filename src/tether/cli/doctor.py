@@ -16,12 +16,13 @@ if TYPE_CHECKING:
 def doctor_command() -> None:
     """Check database integrity, the schema revision and every blob's digest."""
     from tether.artifacts import get_objects
-    from tether.config import resolve
+    from tether.config import require_database, resolve
     from tether.doctor import missing_store, run_checks
     from tether.errors import NotFoundError
     from tether.store import get_store
 
     settings = resolve()
+    require_database(settings, "doctor")
     path = missing_store(settings)
     if path is not None:
         raise NotFoundError(

@@ -26,10 +26,12 @@ def gc_command(
 
     from tether.artifacts import get_objects
     from tether.cli.render import check_format
+    from tether.config import require_database, resolve
     from tether.gc import collect_garbage
     from tether.store import get_store
 
     check_format(output_format, ("table", "json"))
+    require_database(resolve(), "gc")
     report = collect_garbage(
         get_store(),
         get_objects(),

@@ -9,6 +9,7 @@ import typer
 from typer.exceptions import TyperException
 
 from tether.cli import (
+    accounts,
     annotate,
     data,
     data_acquire,
@@ -18,6 +19,7 @@ from tether.cli import (
     doctor,
     explain,
     gc,
+    imports,
     lineage,
     models,
     monitor,
@@ -26,6 +28,7 @@ from tether.cli import (
     runs,
     schedule,
     serve,
+    server,
 )
 from tether.errors import TetherError
 
@@ -52,6 +55,11 @@ app.add_typer(schedule.app, name="schedule")
 app.add_typer(deploy.app, name="deploy")
 app.command("agent")(schedule.agent_command)
 app.command("serve")(serve.serve_command)
+app.add_typer(server.app, name="server")
+app.add_typer(accounts.users_app, name="users")
+app.add_typer(accounts.tokens_app, name="tokens")
+app.add_typer(accounts.workspaces_app, name="workspaces")
+app.add_typer(imports.app, name="import")
 app.command("lineage")(lineage.lineage_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("gc")(gc.gc_command)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tether.lineage.graph import Node, upstream
+from tether.lineage.graph import Node, downstream, upstream
 
-__all__ = ["Node", "upstream"]
+__all__ = ["Node", "downstream", "upstream"]

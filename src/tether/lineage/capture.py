@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tether.lineage.ci import ci_facts
+
 GIT_TIMEOUT_SECONDS = 10
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -120,12 +122,22 @@ def _parse_status(output: str) -> tuple[dict[str, str], list[str]]:
     return headers, changes
 
 
-@functools.cache
 def environment() -> dict[str, Any]:
-    """Return the Python version, platform and a digest of the installed packages.
+    """Return the Python version, platform, package digest and CI job facts.
 
-    Computed once per process, like :func:`installed_packages`.
+    The CI facts (:func:`tether.lineage.ci.ci_facts`) are under ``"ci"``
+    only inside a CI job, and are read on every call. The other facts are
+    computed once per process, like :func:`installed_packages`.
     """
+    facts = dict(_interpreter())
+    ci = ci_facts()
+    if ci is not None:
+        facts["ci"] = ci
+    return facts
+
+
+@functools.cache
+def _interpreter() -> dict[str, Any]:
     from tether.artifacts.digest import digest_bytes
 
     packages = installed_packages()

@@ -94,6 +94,12 @@ class DatasetVersionRecord:
         """The URI that addresses this version, e.g. ``datasets:/flights@3``."""
         return f"datasets:/{self.name}@{self.version}"
 
+    def _repr_html_(self) -> str:
+        """Return the version as HTML tables, for notebooks."""
+        from tether.notebook_html import dataset_version_html
+
+        return dataset_version_html(vars(self))
+
 
 @dataclass(frozen=True)
 class ModelVersionRecord:
@@ -128,6 +134,12 @@ class ModelVersionRecord:
     def uri(self) -> str:
         """The URI that addresses this version, e.g. ``models:/flight-delay/3``."""
         return f"models:/{self.name}/{self.version}"
+
+    def _repr_html_(self) -> str:
+        """Return the version as HTML tables, for notebooks."""
+        from tether.notebook_html import model_version_html
+
+        return model_version_html(vars(self))
 
 
 @dataclass(frozen=True)

@@ -429,3 +429,49 @@ alerts = Table(
     UniqueConstraint("rule_id", "subject", "first_window", name="uq_alerts_episode"),
     Index("ix_alerts_state", "state", "fired_at"),
 )
+
+# The team server's accounts. Every store has these tables, but only the
+# server's own store (the ``default`` workspace's database) fills them. The
+# ``default`` workspace's row comes from the migration that creates the table.
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("admin", Boolean, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# A token's secret is never stored: ``token_hash`` is the SHA-256 hex digest
+# of the secret, and a request's token is found by the digest of what it sent.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user", String(100), ForeignKey("users.name"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_tokens_hash", "token_hash", unique=True),
+    Index("ix_api_tokens_user", "user"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user", String(100), ForeignKey("users.name"), primary_key=True),
+    Column("workspace", String(40), ForeignKey("workspaces.name"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_memberships_workspace", "workspace"),
+)

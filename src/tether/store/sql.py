@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
 from tether.errors import NotFoundError
 from tether.ids import new_id
 from tether.store import schema as t
+from tether.store.account_ops import AccountOps
 from tether.store.alert_ops import AlertOps
 from tether.store.dataset_ops import DatasetOps
 from tether.store.deployment_ops import DeploymentOps
@@ -48,6 +50,7 @@ __all__ = ["MAX_PARAM_LENGTH", "SqlStore"]
 
 
 class SqlStore(
+    AccountOps,
     DatasetOps,
     ModelTestOps,
     LineageOps,
@@ -103,8 +106,13 @@ class SqlStore(
         cache_key: str | None = None,
         run_id: str | None = None,
         artifacts: Sequence[ArtifactRecord] = (),
+        start_time: datetime | None = None,
     ) -> str:
-        """Insert a run with status RUNNING, and its first artifacts; return its id."""
+        """Insert a run with status RUNNING, and its first artifacts; return its id.
+
+        ``start_time`` defaults to now; an importer passes the time the run
+        started in the system it comes from.
+        """
         run_id = run_id or new_id()
         row = {
             "id": run_id,
@@ -113,7 +121,7 @@ class SqlStore(
             "name": name,
             "kind": kind,
             "status": "RUNNING",
-            "start_time": utcnow(),
+            "start_time": start_time or utcnow(),
             "source": dict(source or {}),
             "cache_key": cache_key,
         }
@@ -134,16 +142,17 @@ class SqlStore(
         error: str | None = None,
         cached_from: str | None = None,
         pending: PendingWrites | None = None,
+        end_time: datetime | None = None,
     ) -> None:
         """Write a run's buffered values, then set its final status and end time.
 
         Both happen in one transaction, so a run never shows as ended without
-        the values it logged.
+        the values it logged. ``end_time`` defaults to now.
         """
         values: dict[str, Any] = {
             "ended_run_id": run_id,
             "status": status,
-            "end_time": utcnow(),
+            "end_time": end_time or utcnow(),
             "error": error,
         }
         if cached_from:

@@ -54,6 +54,7 @@ class Run:
         *,
         name: str,
         experiment: str,
+        kind: str = "run",
         parent_id: str | None,
         store: SqlStore,
         objects: ObjectStore,
@@ -63,6 +64,7 @@ class Run:
         self.id = run_id
         self.name = name
         self.experiment = experiment
+        self.kind = kind
         self.parent_id = parent_id
         self.source = dict(source)
         self.store = store
@@ -264,6 +266,7 @@ class Run:
                 )
             finally:
                 active.pop(self)
+        _send_openlineage(self, status, error)
 
     def _store_output(self) -> None:
         if self._capture is None:
@@ -300,6 +303,13 @@ class Run:
         return (
             f"Run(id={self.id!r}, name={self.name!r}, experiment={self.experiment!r})"
         )
+
+    def _repr_html_(self) -> str:
+        """Write buffered values, then return the run as HTML tables for notebooks."""
+        from tether.notebook_html import run_html
+
+        self.flush()
+        return run_html(vars(self.store.get_run(self.id)))
 
 
 def start_run(
@@ -358,6 +368,7 @@ def start_run(
         run_id,
         name=run_name,
         experiment=experiment,
+        kind=kind,
         parent_id=parent_id,
         store=store,
         objects=objects,
@@ -367,7 +378,23 @@ def start_run(
     if system_metrics is not None:
         run.sampler = SystemMetricsSampler(run, system_metrics)
     active.push(run)
+    _send_openlineage(run, "START")
     return run
+
+
+def _send_openlineage(run: Run, status: str, error: str | None = None) -> None:
+    """Send the run's OpenLineage event, when OpenLineage is configured."""
+    from tether.lineage.openlineage import send_run_event
+
+    facts = {
+        "id": run.id,
+        "name": run.name,
+        "experiment": run.experiment,
+        "kind": run.kind,
+        "parent_id": run.parent_id,
+        "source": run.source,
+    }
+    send_run_event(run.store, run.objects, facts, status, error)
 
 
 _checked_stores: set[str] = set()

@@ -1,0 +1,65 @@
+"""What one server process holds: its settings, its stores and the replies of retried writes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from tether.server.settings import ServerSettings
+from tether.server.workspaces import DEFAULT_WORKSPACE, WorkspaceStores
+from tether.store import SqlStore
+
+REPLAY_SECONDS = 600.0
+REPLAY_ENTRIES = 10_000
+
+
+@dataclass
+class ReplayCache:
+    """Replies to writes by idempotency key, so a retried write runs once."""
+
+    entries: OrderedDict[str, tuple[float, int, bytes]] = field(
+        default_factory=OrderedDict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: str) -> tuple[int, bytes] | None:
+        """Return the status and body stored for ``key``, if it is fresh."""
+        with self.lock:
+            found = self.entries.get(key)
+            if found is None or time.monotonic() - found[0] > REPLAY_SECONDS:
+                return None
+            return found[1], found[2]
+
+    def put(self, key: str, status: int, body: bytes) -> None:
+        """Store the reply to ``key``, dropping the oldest beyond the limit."""
+        with self.lock:
+            self.entries[key] = (time.monotonic(), status, body)
+            self.entries.move_to_end(key)
+            while len(self.entries) > REPLAY_ENTRIES:
+                self.entries.popitem(last=False)
+
+
+class ServerState:
+    """The settings, the workspace stores and the server's own (control) store."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.workspaces = WorkspaceStores(settings.store_url, settings.artifacts_root)
+        self.replays = ReplayCache()
+
+    @property
+    def control(self) -> SqlStore:
+        """The default workspace's store, which also holds users, tokens and roles."""
+        return self.workspaces.store(DEFAULT_WORKSPACE)
+
+    def workspace_exists(self, name: str) -> bool:
+        """Return whether the server knows workspace ``name``."""
+        if name == DEFAULT_WORKSPACE:
+            return True
+        return any(w.name == name for w in self.control.list_workspaces())
+
+    def close(self) -> None:
+        """Release every store."""
+        self.workspaces.close()

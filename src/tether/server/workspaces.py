@@ -1,0 +1,126 @@
+"""Workspaces: each one a store and an object folder of its own.
+
+A workspace is isolated by construction: its runs, data sets, models and
+deployments live in their own database (a SQLite file, or a PostgreSQL
+schema) and its blobs in their own folder, so no query of one workspace can
+return a row of another. The ``default`` workspace is the server's store and
+artifact folder themselves, so a server started on an existing local store
+shows what is already there.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from tether.artifacts import ObjectStore
+from tether.store import SqlStore
+from tether.store.account_ops import DEFAULT_WORKSPACE, check_workspace_name
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "WorkspaceStores",
+    "check_workspace_name",
+    "workspace_objects_root",
+    "workspace_store_url",
+]
+
+
+def workspace_store_url(base_url: str, name: str) -> str:
+    """Return the store URL of workspace ``name`` next to the server's store."""
+    check_workspace_name(name)
+    if name == DEFAULT_WORKSPACE:
+        return base_url
+    if base_url.startswith("sqlite:"):
+        path = Path(base_url.split(":///", 1)[1])
+        return f"sqlite:///{path.parent / 'workspaces' / name / path.name}"
+    return _with_search_path(base_url, postgres_schema(base_url, name))
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """Return ``url`` with its ``options`` query set to use ``schema``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def postgres_schema(base_url: str, name: str) -> str:
+    """Return the PostgreSQL schema that holds workspace ``name``.
+
+    When the server's own store sits in a schema of its own (set by
+    ``options=-csearch_path=…``), workspace schemas take its name as their
+    prefix, so two servers on one database never share a workspace.
+    """
+    base = _search_path(base_url) or "tether"
+    return f"{base}_ws_" + name.replace("-", "_")
+
+
+def _search_path(url: str) -> str | None:
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "options" and value.startswith("-csearch_path="):
+            return value.removeprefix("-csearch_path=").split(",")[0]
+    return None
+
+
+def workspace_objects_root(artifacts_root: str, name: str) -> str:
+    """Return the object folder of workspace ``name``."""
+    check_workspace_name(name)
+    if name == DEFAULT_WORKSPACE:
+        return artifacts_root
+    return str(Path(artifacts_root).parent / "workspaces" / name / "objects")
+
+
+class WorkspaceStores:
+    """Opens each workspace's store and object folder once, on first use."""
+
+    def __init__(self, store_url: str, artifacts_root: str) -> None:
+        self.store_url = store_url
+        self.artifacts_root = artifacts_root
+        self._lock = threading.Lock()
+        self._stores: dict[str, SqlStore] = {}
+        self._objects: dict[str, ObjectStore] = {}
+
+    def store(self, name: str) -> SqlStore:
+        """Return the store of workspace ``name``, creating its database if needed."""
+        with self._lock:
+            found = self._stores.get(name)
+            if found is None:
+                url = workspace_store_url(self.store_url, name)
+                if name != DEFAULT_WORKSPACE and not url.startswith("sqlite:"):
+                    _create_schema(
+                        self.store_url, postgres_schema(self.store_url, name)
+                    )
+                found = SqlStore(url)
+                self._stores[name] = found
+            return found
+
+    def objects(self, name: str) -> ObjectStore:
+        """Return the object folder of workspace ``name``."""
+        with self._lock:
+            found = self._objects.get(name)
+            if found is None:
+                found = ObjectStore(workspace_objects_root(self.artifacts_root, name))
+                self._objects[name] = found
+            return found
+
+    def close(self) -> None:
+        """Release every open store."""
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+            self._objects.clear()
+
+
+def _create_schema(base_url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    url = base_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        engine.dispose()
