@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -117,7 +119,7 @@ def test_viewer_may_read(
         response = client.post(
             OPS.format(workspace=viewer.workspace, name=name), json={}
         )
-    # Past the role check: an answer, or arguments refused as missing.
+    # Past the role check: a result, or a 422 for missing arguments.
     assert response.status_code in (200, 422), response.text
 
 
@@ -217,7 +219,7 @@ def test_nan_metrics_cross_the_wire(
 
 
 class Flaky:
-    """A real app that answers 503 a given number of times, then a result."""
+    """A real app that returns 503 a given number of times, then a result."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
@@ -296,3 +298,62 @@ def test_bad_role_is_rejected(
     with admin.client(tether_server.url) as client:
         response = client.put(path, json={"role": "owner"})
     assert response.status_code == 422
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+def all_routes(routes: list[Any]) -> Iterator[Any]:
+    """Yield every route, including those of routers the app includes."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from all_routes(inner.routes)
+        else:
+            yield route
+
+
+def workspace_routes(app: Any) -> list[tuple[str, str]]:
+    """Return (method, path) of every route of a workspace, its parameters filled in."""
+    found = []
+    for route in all_routes(app.routes):
+        path = getattr(route, "path", "")
+        if "{workspace}" not in path:
+            continue
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method == "HEAD":
+                continue
+            filled = re.sub(r"\{(?!workspace)[^}]+\}", "x", path)
+            found.append((method, filled))
+    return found
+
+
+def test_every_route_hides_other_workspaces(
+    tether_server: ServerHandle, workspace: str, outsider: Member
+) -> None:
+    routes = workspace_routes(tether_server.app)
+    assert len(routes) > len(operations())
+    with outsider.client(tether_server.url) as client:
+        statuses = {
+            (method, path): client.request(
+                method, path.format(workspace=workspace), headers=FORM
+            ).status_code
+            for method, path in routes
+        }
+    assert {key: code for key, code in statuses.items() if code != 404} == {}
+
+
+def test_rebuilt_error_keeps_message() -> None:
+    from tether.errors import error_from_json
+
+    rebuilt = error_from_json(
+        {
+            "type": "NotFoundError",
+            "message": "run 'x' not found",
+            "fields": {"kind": "run"},
+        }
+    )
+    assert isinstance(rebuilt, NotFoundError)
+    assert rebuilt.message == "run 'x' not found"
+    assert str(rebuilt) == "run 'x' not found"
+    assert rebuilt.kind == "run"

@@ -1,7 +1,7 @@
-"""A team on one server: an admin sets it up, users log runs over HTTP, roles hold.
+"""A team on one server: an admin sets it up, users log runs over HTTP, roles apply.
 
 The server runs as a real `tether server` process on PostgreSQL and a blob
-folder; every step goes through the commands and the SDK, as a team would.
+folder. Every step goes through the commands and the SDK, as a team would.
 """
 
 from __future__ import annotations

@@ -194,4 +194,5 @@ def error_from_json(error: dict[str, Any]) -> TetherError:
     if not (isinstance(kind, type) and issubclass(kind, TetherError)):
         return StoreError(message)
     fields = error.get("fields")
-    return _rebuild(kind, message, dict(fields) if isinstance(fields, dict) else {})
+    state = dict(fields) if isinstance(fields, dict) else {}
+    return _rebuild(kind, message, {**state, "message": message})

@@ -63,7 +63,7 @@ def _include_optional(app: FastAPI) -> None:
 
 
 def _health() -> dict[str, str]:
-    """Answer that the server is up, with its version."""
+    """Return the server's status and version."""
     return {"status": "ok", "version": __version__}
 
 

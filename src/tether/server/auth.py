@@ -1,11 +1,11 @@
 """Who sends a request, and whether they may act on a workspace.
 
 A request carries a token in ``Authorization: Bearer …`` or, from the web
-UI, in the ``tether_token`` cookie. The token names a user; the user's
-memberships give a role per workspace. A workspace the user has no role in
-answers 404, as if it did not exist, so a token learns nothing about other
-workspaces; a role too low answers 403. Every denial is logged and written
-to the audit trail of the server's own store.
+UI, in the ``tether_token`` cookie. The token names a user, and the user's
+memberships give a role per workspace. A request for a workspace the user
+has no role in gets 404, as if the workspace did not exist, so a token
+learns nothing about other workspaces. A role too low gets 403. Every
+denial is logged and written to the audit trail of the server's own store.
 """
 
 from __future__ import annotations
@@ -125,5 +125,5 @@ def deny(
         request.app.state.server.control.record_audit_event(
             user, "denied", f"requests/{request.url.path}"[:500], details
         )
-    except Exception:  # the denial stands even if the audit write fails
+    except Exception:  # the request is still denied when the audit write fails
         logger.exception("could not audit a denied request")

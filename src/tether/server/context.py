@@ -14,7 +14,7 @@ from tether.store import SqlStore
 
 @dataclass(frozen=True)
 class WorkspaceContext:
-    """What a route needs to act on one workspace for one caller."""
+    """The workspace, stores and caller of one request."""
 
     name: str
     store: SqlStore

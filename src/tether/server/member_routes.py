@@ -1,8 +1,8 @@
 """Roles in a workspace, which the workspace's admins manage over the API.
 
-Users and tokens are created on the server's machine (`tether users`,
-`tether tokens`); a workspace admin then gives existing users a role in
-that workspace here, without access to the server's machine.
+Users and tokens are created on the server's machine with `tether users`
+and `tether tokens`. A workspace admin then gives existing users a role in
+that workspace through these routes, without access to the server's machine.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def error_body(exc: errors.TetherError) -> dict[str, Any]:
 
 
 async def tether_error_handler(_request: Request, exc: Exception) -> Response:
-    """Answer a Tether error with its status and JSON body."""
+    """Return a Tether error as a response with its status and JSON body."""
     assert isinstance(exc, errors.TetherError)
     return StoreJSONResponse(error_body(exc), status_code=error_status(exc))
 

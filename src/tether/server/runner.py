@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 def check_settings(settings: ServerSettings, host: str) -> None:
-    """Refuse settings that would expose data or point the server at itself."""
+    """Raise ``ConfigError`` for settings that expose data or name another server."""
     if settings.store_url.startswith(SERVER_SCHEMES):
         raise ConfigError(
             f"the server needs a database, not another server: --store "
@@ -30,7 +30,7 @@ def check_settings(settings: ServerSettings, host: str) -> None:
 
 
 def check_has_users(settings: ServerSettings) -> None:
-    """Refuse to start with auth on and nobody able to log in."""
+    """Raise ``ConfigError`` when auth is on and the server has no users."""
     if not settings.auth:
         return
     from tether.store import SqlStore

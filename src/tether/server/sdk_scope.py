@@ -16,9 +16,9 @@ def workspace_scope(ctx: WorkspaceContext, user: str) -> Iterator[None]:
     """Bind the SDK's store, object store and user to ``ctx`` and ``user``.
 
     SDK functions such as ``tether.models.set_alias`` find their store
-    through ``get_store()`` and their user through ``current_user()``;
-    inside this block those return the request's workspace and caller, so a
-    change made from the web UI lands in the right workspace and the audit
+    through ``get_store()`` and their user through ``current_user()``.
+    Inside this block those return the request's workspace and caller. So a
+    change made from the web UI lands in the right workspace, and the audit
     trail names the person who made it.
     """
     with bound_store(ctx.store), bound_objects(ctx.objects), acting_user(user):

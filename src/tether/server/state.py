@@ -1,4 +1,4 @@
-"""What one server process holds: its settings, its stores and the replies of retried writes."""
+"""State of one server process: its settings, its stores and the replies of retried writes."""
 
 from __future__ import annotations
 
@@ -51,11 +51,11 @@ class ServerState:
 
     @property
     def control(self) -> SqlStore:
-        """The default workspace's store, which also holds users, tokens and roles."""
+        """The default workspace's store, which also contains users, tokens and roles."""
         return self.workspaces.store(DEFAULT_WORKSPACE)
 
     def workspace_exists(self, name: str) -> bool:
-        """Return whether the server knows workspace ``name``."""
+        """Return whether workspace ``name`` exists on this server."""
         if name == DEFAULT_WORKSPACE:
             return True
         return any(w.name == name for w in self.control.list_workspaces())

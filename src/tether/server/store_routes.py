@@ -1,7 +1,7 @@
 """One POST route per store operation, built from the store's own signatures.
 
 ``POST /api/v1/workspaces/{workspace}/ops/{operation}`` takes the method's
-arguments as a JSON object and answers ``{"result": …}``. Request and reply
+arguments as a JSON object and returns ``{"result": …}``. Request and reply
 types come from the method's type hints, so the OpenAPI document describes
 every operation exactly, and the HTTP client (``tether.store.http``) encodes
 and decodes with the same hints.

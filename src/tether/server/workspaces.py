@@ -1,8 +1,8 @@
 """Workspaces: each one a store and an object folder of its own.
 
-A workspace is isolated by construction: its runs, data sets, models and
+A workspace is isolated by construction. Its runs, data sets, models and
 deployments live in their own database (a SQLite file, or a PostgreSQL
-schema) and its blobs in their own folder, so no query of one workspace can
+schema), and its blobs in their own folder. So no query of one workspace can
 return a row of another. The ``default`` workspace is the server's store and
 artifact folder themselves, so a server started on an existing local store
 shows what is already there.
@@ -47,7 +47,7 @@ def _with_search_path(url: str, schema: str) -> str:
 
 
 def postgres_schema(base_url: str, name: str) -> str:
-    """Return the PostgreSQL schema that holds workspace ``name``.
+    """Return the PostgreSQL schema of workspace ``name``.
 
     When the server's own store sits in a schema of its own (set by
     ``options=-csearch_path=…``), workspace schemas take its name as their

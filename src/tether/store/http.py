@@ -6,7 +6,7 @@ catalogue of operations (``tether.store.operations``): each call sends its
 arguments as JSON to the operation's route and decodes the reply with the
 method's own return type. One HTTP client keeps connections alive. Calls
 that fail to connect, time out or meet 502, 503 or 504 are retried with
-exponential backoff; a change carries an idempotency key, so a retried
+exponential backoff. A change carries an idempotency key, so a retried
 change that had already reached the server is applied once.
 """
 
@@ -147,7 +147,7 @@ def response_error(response: httpx.Response, store: HttpStore) -> errors.TetherE
     status = response.status_code
     if status == 401:
         return errors.ConfigError(
-            f"the Tether server at {store.url} refused the token: {message}; set "
+            f"the Tether server at {store.url} rejected the token: {message}; set "
             "TETHER_TOKEN to a token from `tether tokens create`",
             setting="TETHER_TOKEN",
             value=None,
@@ -160,4 +160,4 @@ def response_error(response: httpx.Response, store: HttpStore) -> errors.TetherE
             kind="workspace",
             name=store.workspace,
         )
-    return errors.StoreError(f"the Tether server answered {status}: {message}")
+    return errors.StoreError(f"the Tether server returned {status}: {message}")

@@ -140,17 +140,18 @@ def tether_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHa
     )
     token = init_server(settings.store_url, "admin")
     running = start_server(settings)
-    yield ServerHandle(running.url, token, running.app.state.server)
+    yield ServerHandle(running.url, token, running.app.state.server, running.app)
     running.stop()
 
 
 @dataclass(frozen=True)
 class ServerHandle:
-    """The session's server: its URL, an admin token and its state."""
+    """The session's server: its URL, an admin token, its state and its app."""
 
     url: str
     admin_token: str
     state: Any
+    app: Any = None
 
     def new_workspace(self) -> str:
         """Create an empty workspace with a unique name and return the name."""
