@@ -7,13 +7,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
+# The SDK tests that `make test` runs a second time against a Tether server
+# over HTTP (TETHER_TEST_STORE=http points every test's store at the server).
+SERVER_SUITE := tests/test_tracking.py tests/test_registry.py tests/test_lineage.py \
+	tests/test_model_lifecycle.py tests/test_model_testing.py tests/test_pipelines.py \
+	tests/test_catalog.py tests/test_catalog_diff.py tests/test_monitor_runs.py \
+	tests/test_alerts.py tests/test_split_record.py
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test test-slow bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,examples,dev]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e '.[postgres,examples,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -25,6 +31,7 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -n 2 $(ARGS)
+	TETHER_TEST_STORE=http $(BIN)/python -m pytest -n 2 $(ARGS) $(SERVER_SUITE)
 
 # TETHER_SOAK_SECONDS sets the load duration of each soak test (default 180).
 test-slow: $(STAMP)
@@ -32,6 +39,23 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(ARGS)
+
+# tests/test_browser.py drives Debian's Chromium (/usr/bin/chromium) and skips
+# without it; `make browser` installs it, as root or through sudo. Playwright's
+# own browser download is never used.
+CHROMIUM_PACKAGES := chromium fonts-liberation
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "chromium is installed: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1; then \
+		sudo -n apt-get update -qq && sudo -n DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(CHROMIUM_PACKAGES) >/dev/null; \
+	else \
+		echo "install Debian's chromium as root: apt-get install chromium" >&2; exit 1; \
+	fi
 
 clean:
 	rm -rf $(VENV) .tether reports .pytest_cache

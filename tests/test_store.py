@@ -663,3 +663,13 @@ def test_prediction_log_paths(store: SqlStore) -> None:
     ]
     assert store.prediction_log_paths("churn", 2) == ["/logs/b.parquet"]
     assert store.prediction_log_paths("none") == []
+
+
+def test_model_version_by_id(store: SqlStore) -> None:
+    first = add_model(store, "m")
+    second = add_model(store, "m")
+    found = store.model_version_by_id(second.id)
+    assert found is not None
+    assert (found.name, found.version) == ("m", 2)
+    assert store.model_version_by_id(first.id) == store.get_model_version("m", 1)
+    assert store.model_version_by_id("missing") is None

@@ -146,14 +146,7 @@ class Walker:
         return Node("model_version", entity_id, record.uri, relation, details)
 
     def _find_model_version(self, entity_id: str) -> ModelVersionRecord | None:
-        return next(
-            (
-                v
-                for v in self.store.list_model_versions(include_deleted=True)
-                if v.id == entity_id
-            ),
-            None,
-        )
+        return self.store.model_version_by_id(entity_id)
 
     def _run(self, entity_id: str, relation: str) -> Node:
         run = self.store.get_run(entity_id)
@@ -232,7 +225,6 @@ class DownstreamWalker(Walker):
 
     def __init__(self, store: SqlStore) -> None:
         super().__init__(store)
-        self._model_index: dict[str, ModelVersionRecord] | None = None
         self._routes: list[tuple[str, int, str, str]] | None = None
         self._deployments: dict[str, tuple[DeploymentRecord, dict[str, Any]]] = {}
         self._monitors: dict[str, MonitorRecord] | None = None
@@ -337,14 +329,6 @@ class DownstreamWalker(Walker):
         if self._monitors is None:
             self._monitors = {m.name: m for m in self.store.list_monitors()}
         return self._monitors
-
-    def _find_model_version(self, entity_id: str) -> ModelVersionRecord | None:
-        # NOTE: the store has no lookup of a model version by id, so the first
-        # model version node lists every version, with two queries per version.
-        if self._model_index is None:
-            versions = self.store.list_model_versions(include_deleted=True)
-            self._model_index = {v.id: v for v in versions}
-        return self._model_index.get(entity_id)
 
     def _describe(self, kind: str, entity_id: str, relation: str) -> Node:
         if kind == "deployment":

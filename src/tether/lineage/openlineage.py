@@ -242,12 +242,10 @@ def dataset_facts(store: SqlStore, kind: str, entity_id: str) -> dict[str, Any] 
             return _dataset_version_facts(versions[0])
         return {"name": f"artifacts/{entity_id}", "version": None, "uri": None}
     if kind == "model_version":
-        # NOTE: the store has no lookup of a model version by id, so this
-        # reads every version; it runs only when OpenLineage is on.
-        for record in store.list_model_versions(include_deleted=True):
-            if record.id == entity_id:
-                name, version = f"models/{record.name}", str(record.version)
-                return {"name": name, "version": version, "uri": record.uri}
+        record = store.model_version_by_id(entity_id)
+        if record is not None:
+            name, version = f"models/{record.name}", str(record.version)
+            return {"name": name, "version": version, "uri": record.uri}
     return None
 
 
@@ -333,9 +331,10 @@ def job_name(run: Mapping[str, Any], parents: Sequence[Mapping[str, Any]]) -> st
 def run_uuid(run_id: str) -> str:
     """Return the OpenLineage run id (a UUID) of a Tether run id.
 
-    A Tether id is a ULID: 26 Crockford base32 characters for 128 bits, so
-    it maps one to one onto a UUID, as the ULID specification describes.
-    Another id maps to a name-based UUID (version 5) of it.
+    A Tether id (:func:`tether.ids.new_id`) is 26 Crockford base32
+    characters for a 48-bit millisecond time and 80 random bits, so its
+    value fits in 128 bits and maps one to one onto a UUID. Another id maps
+    to a name-based UUID (version 5) of it.
     """
     alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
     value = 0

@@ -361,7 +361,15 @@ class AlertOps:
 
         def record(conn: Connection) -> None:
             current = conn.execute(select(a.c.actions).where(a.c.id == alert.id))
-            actions = list(current.scalar_one())
+            stored = current.scalar_one_or_none()
+            if stored is None:
+                raise NotFoundError(
+                    f"alert {alert.id!r} not found; list alerts with "
+                    "`tether monitor alerts`",
+                    kind="alert",
+                    name=alert.id,
+                )
+            actions = list(stored)
             actions.append(outcome)
             conn.execute(update(a).where(a.c.id == alert.id).values(actions=actions))
             details = {"subject": alert.subject, **outcome}

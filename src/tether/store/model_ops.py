@@ -112,6 +112,13 @@ class ModelOps:
             )
         return self._record(row)
 
+    def model_version_by_id(self, version_id: str) -> ModelVersionRecord | None:
+        """Return the model version with id ``version_id``, deleted or not, or None."""
+        query = _version_query().where(t.model_versions.c.id == version_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else self._record(row)
+
     def list_model_versions(
         self, name: str | None = None, *, include_deleted: bool = False
     ) -> list[ModelVersionRecord]:

@@ -55,6 +55,7 @@ _READS = frozenset(
         "list_runs",
         "list_schedules",
         "metric_history",
+        "model_version_by_id",
         "next_pending_revision",
         "prediction_log_paths",
         "resolve_alias",

@@ -179,6 +179,8 @@ class ScheduleOps:
             values["error"] = error
             if status != "running":
                 values["finished_at"] = utcnow()
+        if not values:
+            return  # nothing to change
         firings = t.schedule_firings
         statement = update(firings).where(firings.c.id == firing_id).values(**values)
         write(self.engine, lambda conn: conn.execute(statement))
