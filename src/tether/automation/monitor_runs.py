@@ -88,10 +88,10 @@ def compute_named(name: str) -> tuple[MonitorSpec, pd.DataFrame, ComputedMonitor
 
     spec = MonitorSpec.from_dict(get_store().get_monitor(name).spec)
     logged = logged_since(load_predictions(spec.model, spec.version), spec.since)
-    logged = _with_labels(spec, logged)
+    logged = with_labels(spec, logged)
     reference = reference_frame(spec.reference)
     if not logged.empty:
-        reference = _scored_reference(spec, reference, logged)
+        reference = scored_reference(spec, reference, logged)
     computed = compute_monitor(
         spec, logged, reference, title=f"monitor {name}: model {spec.model}"
     )
@@ -145,7 +145,8 @@ def _store_windows(name: str, computed: ComputedMonitor) -> None:
     )
 
 
-def _with_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
+def with_labels(spec: MonitorSpec, logged: pd.DataFrame) -> pd.DataFrame:
+    """Join the monitor's labels (feedback or a labels data set) to logged predictions."""
     if logged.empty or spec.labels is None or spec.label_column is None:
         return logged
     if spec.labels == "feedback":
@@ -229,7 +230,7 @@ def _serving_version(logged: pd.DataFrame) -> int | None:
     return int(digits[0]) if digits else None
 
 
-def _scored_reference(
+def scored_reference(
     spec: MonitorSpec, reference: pd.DataFrame, logged: pd.DataFrame
 ) -> pd.DataFrame:
     """Add the model's probabilities to the reference when it lacks them.

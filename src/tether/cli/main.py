@@ -25,6 +25,8 @@ from tether.cli import (
     monitor,
     monitors,
     pipeline,
+    project,
+    reproduce,
     runs,
     schedule,
     serve,
@@ -61,6 +63,10 @@ app.add_typer(accounts.tokens_app, name="tokens")
 app.add_typer(accounts.workspaces_app, name="workspaces")
 app.add_typer(imports.app, name="import")
 app.command("lineage")(lineage.lineage_command)
+app.command("reproduce")(reproduce.reproduce_command)
+app.command("init")(project.init_command)
+app.command("validate")(project.validate_command)
+app.command("ci")(project.ci_command)
 app.command("doctor")(doctor.doctor_command)
 app.command("gc")(gc.gc_command)
 
