@@ -36,8 +36,10 @@ class Blob:
 class ObjectStore:
     """Immutable blobs on a local folder, addressed by digest.
 
-    NOTE: only local folders are implemented; ``s3://`` and other fsspec
-    URLs are rejected with a clear error until the object-storage backend lands.
+    Only local folders are accepted here. The team server keeps blobs in
+    S3 through ``tether.artifacts.s3_objects.S3ObjectStore``, which uses a
+    local folder of this kind as its cache. NOTE: the SDK's own
+    ``TETHER_ARTIFACTS`` still rejects ``s3://`` URLs.
     """
 
     def __init__(self, root: str | Path) -> None:

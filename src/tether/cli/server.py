@@ -24,8 +24,8 @@ def server_command(
     artifacts: str | None = typer.Option(
         None,
         "--artifacts",
-        help="The server's artifact folder. Default: TETHER_ARTIFACTS, else "
-        ".tether/objects.",
+        help="Where the server keeps blobs: a folder, or s3://BUCKET/PREFIX. "
+        "Default: TETHER_ARTIFACTS, else .tether/objects.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8765, help="TCP port to listen on."),

@@ -15,6 +15,11 @@ the parts received (a client resumes from it), and
 Open uploads live in ``.uploads/`` inside the object folder, so they survive
 a restart. ``tether gc`` skips that folder, and an upload that has not
 changed for ``UPLOAD_EXPIRY_SECONDS`` is removed when the next one opens.
+
+A workspace whose blobs are in S3 also offers presigned uploads:
+``POST /uploads/presign`` returns a URL that accepts one PUT straight to a
+staging key in the bucket, and ``POST /uploads/presign/{id}/complete`` hashes
+the staged file and stores it as the blob only when the digest matches.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from tether.artifacts import ObjectStore
+from tether.artifacts.s3_objects import MAX_PUT_BYTES, S3ObjectStore
 from tether.errors import ConfigError, DataError, NotFoundError, StoreError
 from tether.server.context import WorkspaceContext, workspace_access
 from tether.server.paths import confined_path, confined_url_path
@@ -61,6 +67,11 @@ WRITE_BATCH_BYTES = 1024 * 1024
 COPY_CHUNK_BYTES = 8 * 1024 * 1024
 INCOMING_PREFIX = "incoming-"
 STATE_FILE = "state.json"
+# A presigned upload keeps its digest and size in .uploads/presigned-<id>.json,
+# and its file in the bucket's staging key until it is completed. Its URL is
+# valid for PRESIGN_EXPIRY_SECONDS.
+PRESIGNED_PREFIX = "presigned-"
+PRESIGN_EXPIRY_SECONDS = 3600
 # Served files may be HTML or SVG that a user logged; "sandbox" keeps their
 # scripts from running with the web UI's origin and cookies.
 SAFE_FILE_HEADERS = {
@@ -450,17 +461,171 @@ def delete_upload(upload_id: str, ctx: EditorContext) -> Response:
 @router.post(
     "/uploads/presign", summary="Get a presigned URL to upload a blob directly"
 )
-def presign_upload(body: UploadRequest, ctx: EditorContext) -> Response:
-    """Raise 409, because presigned uploads need object storage and blobs are in a folder."""
+def presign_upload(
+    body: UploadRequest, request: Request, ctx: EditorContext
+) -> JSONResponse:
+    """Return a presigned PUT URL for the blob, when the workspace keeps blobs in S3."""
     check_digest(body.digest)
-    # NOTE: ObjectStore stores blobs only in local folders, so every workspace
-    # returns 409 here. Presigning (s3fs or boto3) belongs here once an s3://
-    # artifact root is supported.
+    objects = _bucket_objects(ctx)
+    limit = min(_settings(request).max_upload_bytes, MAX_PUT_BYTES)
+    if body.size > limit:
+        raise _too_large("blob", body.size, limit)
+    if objects.exists(body.digest):
+        stored = {"upload_id": None, "digest": body.digest, "size": body.size}
+        return JSONResponse({**stored, "stored": True}, status_code=200)
+
+    root = uploads_root(objects)
+    _remove_expired(root)
+    objects.remove_expired_staged(UPLOAD_EXPIRY_SECONDS)
+
+    upload_id = secrets.token_hex(16)
+    state = {"digest": body.digest, "size": body.size, "created_at": time.time()}
+    _write_json(_presigned_state_path(objects, upload_id), state)
+    url = objects.presign_put(upload_id, body.size, PRESIGN_EXPIRY_SECONDS)
+    logger.info(
+        "presigned upload %s of %s (%d bytes) in workspace %s",
+        upload_id,
+        body.digest,
+        body.size,
+        ctx.name,
+    )
+    reply = {
+        "upload_id": upload_id,
+        "digest": body.digest,
+        "size": body.size,
+        "stored": False,
+        "url": url,
+        "method": "PUT",
+        "headers": {"content-length": str(body.size)},
+        "expires_in": PRESIGN_EXPIRY_SECONDS,
+    }
+    return JSONResponse(reply, status_code=201)
+
+
+@router.post(
+    "/uploads/presign/{upload_id}/complete",
+    summary="Check a blob sent to a presigned URL and store it",
+)
+def complete_presigned_upload(
+    upload_id: str, request: Request, ctx: EditorContext
+) -> JSONResponse:
+    """Hash the staged file, and store it as the blob when its digest and size match."""
+    objects = _bucket_objects(ctx)
+    state_path = _presigned_state_path(objects, upload_id)
+    try:
+        state = json.loads(state_path.read_text())
+    except FileNotFoundError as exc:
+        raise _presigned_gone(upload_id) from exc
+    digest, size = str(state["digest"]), int(state["size"])
+    if objects.staged_size(upload_id) is None:
+        raise _nothing_staged(upload_id)
+
+    # Renaming the state claims the upload, so two requests cannot complete it.
+    claimed = state_path.with_name(f"{state_path.name}.completing")
+    try:
+        state_path.rename(claimed)
+    except FileNotFoundError as exc:
+        raise _presigned_gone(upload_id) from exc
+    limit = min(_settings(request).max_upload_bytes, MAX_PUT_BYTES)
+    try:
+        _store_staged(objects, upload_id, digest, size, limit)
+    except Exception as exc:
+        if _ends_upload(exc):
+            claimed.unlink(missing_ok=True)
+        else:
+            # The file may still be right: keep the upload, so a retry can complete it.
+            claimed.rename(state_path)
+        raise
+    claimed.unlink(missing_ok=True)
+
+    logger.info(
+        "stored object %s (%d bytes) from presigned upload %s in workspace %s",
+        digest,
+        size,
+        upload_id,
+        ctx.name,
+    )
+    return JSONResponse({"digest": digest, "size": size}, status_code=201)
+
+
+def _store_staged(
+    objects: S3ObjectStore, upload_id: str, digest: str, size: int, limit: int
+) -> None:
+    """Store the staged file as blob ``digest``, or remove it and raise when it differs."""
+    staged = objects.staged_size(upload_id)
+    if staged is None:
+        raise _nothing_staged(upload_id)
+    # Both sizes are checked: the first before reading a file that may be
+    # huge, the second on the bytes hashed, in case the file was replaced.
+    _check_staged_size(objects, upload_id, staged, size, limit)
+    received, etag, read = objects.hash_staged(upload_id)
+    _check_staged_size(objects, upload_id, read, size, limit)
+    if received != digest:
+        objects.remove_staged(upload_id)
+        _check_match(digest, received)
+    objects.promote_staged(upload_id, digest, etag)
+
+
+def _ends_upload(exc: Exception) -> bool:
+    """Return whether ``exc`` rejected the staged file, which is then removed."""
+    if isinstance(exc, DataError):
+        return True
+    return isinstance(exc, HTTPException) and exc.status_code == 413
+
+
+def _nothing_staged(upload_id: str) -> HTTPException:
+    return HTTPException(
+        status_code=409,
+        detail=f"nothing was uploaded to the presigned URL of upload {upload_id} "
+        "yet; PUT the file to that URL, then complete the upload again",
+    )
+
+
+def _check_staged_size(
+    objects: S3ObjectStore, upload_id: str, staged: int, size: int, limit: int
+) -> None:
+    """Remove the staged file and raise when its size is over the limit or not ``size``."""
+    if staged <= limit and staged == size:
+        return
+    objects.remove_staged(upload_id)
+    if staged > limit:
+        raise _too_large("blob", staged, limit)
+    raise DataError(
+        f"the file sent to the presigned URL of upload {upload_id} has {staged} "
+        f"bytes, not the {size} named in the request; nothing was stored. "
+        "Request a new URL and upload the file again"
+    )
+
+
+def _bucket_objects(ctx: WorkspaceContext) -> S3ObjectStore:
+    """Return the workspace's S3 object store, or raise 409 when its blobs are in a folder."""
+    if isinstance(ctx.objects, S3ObjectStore):
+        return ctx.objects
     raise HTTPException(
         status_code=409,
         detail=f"presigned uploads need object storage (an s3:// artifact root), "
         f"and workspace {ctx.name!r} stores blobs in a folder on the server; "
         f"upload with PUT {PREFIX}/{{digest}} or in parts with POST {PREFIX}/uploads",
+    )
+
+
+def _presigned_state_path(objects: ObjectStore, upload_id: str) -> Path:
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise ConfigError(
+            f"invalid upload id {upload_id[:80]!r}; expected the 32 hex characters "
+            "that POST .../uploads/presign returned",
+            setting="upload_id",
+            value=upload_id[:80],
+        )
+    return uploads_root(objects) / f"{PRESIGNED_PREFIX}{upload_id}.json"
+
+
+def _presigned_gone(upload_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"presigned upload {upload_id} not found: it was completed or expired; "
+        f"request a new URL with POST {PREFIX}/uploads/presign",
+        kind="upload",
+        name=upload_id,
     )
 
 

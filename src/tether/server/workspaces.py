@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from tether.artifacts import ObjectStore
+from tether.config import resolve
 from tether.store import SqlStore
 from tether.store.account_ops import DEFAULT_WORKSPACE, check_workspace_name
 
@@ -22,9 +23,13 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "WorkspaceStores",
     "check_workspace_name",
+    "open_workspace_objects",
+    "workspace_cache_root",
     "workspace_objects_root",
     "workspace_store_url",
 ]
+
+S3_SCHEME = "s3://"
 
 
 def workspace_store_url(base_url: str, name: str) -> str:
@@ -65,11 +70,38 @@ def _search_path(url: str) -> str | None:
 
 
 def workspace_objects_root(artifacts_root: str, name: str) -> str:
-    """Return the object folder of workspace ``name``."""
+    """Return the object folder, or ``s3://`` URL, of workspace ``name``."""
     check_workspace_name(name)
     if name == DEFAULT_WORKSPACE:
         return artifacts_root
+    if artifacts_root.startswith(S3_SCHEME):
+        return f"{artifacts_root.rstrip('/')}/workspaces/{name}"
     return str(Path(artifacts_root).parent / "workspaces" / name / "objects")
+
+
+def workspace_cache_root(store_url: str, name: str) -> Path:
+    """Return the local cache folder of workspace ``name`` when blobs are in S3.
+
+    It is ``server-cache/<name>`` beside a SQLite store, and otherwise under
+    ``TETHER_HOME`` (``.tether`` in the current folder by default).
+    """
+    check_workspace_name(name)
+    if store_url.startswith("sqlite:"):
+        database = Path(store_url.split(":///", 1)[1])
+        return database.absolute().parent / "server-cache" / name
+    return resolve().home / "server-cache" / name
+
+
+def open_workspace_objects(
+    store_url: str, artifacts_root: str, name: str
+) -> ObjectStore:
+    """Return a new object store of workspace ``name``: a folder, or an S3 prefix."""
+    root = workspace_objects_root(artifacts_root, name)
+    if not root.startswith(S3_SCHEME):
+        return ObjectStore(root)
+    from tether.artifacts.s3_objects import S3ObjectStore
+
+    return S3ObjectStore(root, workspace_cache_root(store_url, name))
 
 
 class WorkspaceStores:
@@ -97,11 +129,13 @@ class WorkspaceStores:
             return found
 
     def objects(self, name: str) -> ObjectStore:
-        """Return the object folder of workspace ``name``."""
+        """Return the object store of workspace ``name``, opening it on first use."""
         with self._lock:
             found = self._objects.get(name)
             if found is None:
-                found = ObjectStore(workspace_objects_root(self.artifacts_root, name))
+                found = open_workspace_objects(
+                    self.store_url, self.artifacts_root, name
+                )
                 self._objects[name] = found
             return found
 
