@@ -751,3 +751,17 @@ def test_parallel_writers_keep_every_row(
     for version in versions:
         sizes[version.version] = len(annotation.load_annotations(version))
     assert sizes == {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6}
+
+
+def test_missing_notes_stay_missing(sample_tasks: annotation.TaskSet) -> None:
+    ids = sample_tasks.ids
+    annotation.add_annotations(
+        sample_tasks, [{"task_id": ids[0], "label": "Adelie"}], annotator="ana"
+    )
+    annotation.add_annotations(
+        sample_tasks, [{"task_id": ids[1], "label": "Gentoo"}], annotator="ana"
+    )
+    rows = annotation.load_annotations(sample_tasks)
+    assert len(rows) == 2
+    assert rows["notes"].isna().all(), rows["notes"].tolist()
+    assert rows["external_id"].isna().all(), rows["external_id"].tolist()

@@ -20,6 +20,9 @@ from tether.data import annotation
 from tether.server.app import create_app
 from tether.server.settings import ServerSettings
 
+# A server without auth answers only requests addressed to a loopback name.
+LOCAL = "http://127.0.0.1"
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
@@ -27,7 +30,7 @@ with warnings.catch_warnings():
 SAMPLE = Path(__file__).parent / "data" / "annotation" / "penguins-sample.csv"
 SHOWN = ["island", "bill_length_mm", "flipper_length_mm"]
 SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
-ORIGIN = {"Origin": "http://testserver"}
+ORIGIN = {"Origin": LOCAL}
 PAGE = "/ui/default/labelling/penguins"
 # The smallest valid PNG: one transparent pixel.
 PIXEL = bytes.fromhex(
@@ -64,7 +67,7 @@ def tasks(home: Path) -> annotation.TaskSet:
 @pytest.fixture
 def client(home: Path) -> Iterator[TestClient]:
     """A client of a server without auth over the test's store."""
-    with TestClient(create_app(_settings(home))) as test_client:
+    with TestClient(create_app(_settings(home)), base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -213,7 +216,7 @@ def test_viewer_reads_editor_labels(home: Path, tasks: annotation.TaskSet) -> No
         headers[user] = {"Authorization": f"Bearer {token}", **ORIGIN}
     form = {"task_id": tasks.ids[0], "label": "Gentoo"}
 
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         page = client.get(PAGE, headers=headers["vera"])
         denied = client.post(PAGE, data=form, headers=headers["vera"])
         posted = client.post(

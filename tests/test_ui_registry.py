@@ -30,11 +30,14 @@ from tether.server.app import create_app
 from tether.server.settings import ServerSettings
 from tether.store import get_store
 
+# A server without auth answers only requests addressed to a loopback name.
+LOCAL = "http://127.0.0.1"
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-ORIGIN = {"Origin": "http://testserver"}
+ORIGIN = {"Origin": LOCAL}
 MEASURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
@@ -57,7 +60,7 @@ def home(tether_home: Path) -> Path:
 @pytest.fixture
 def client(home: Path) -> Iterator[TestClient]:
     """A client of a server without auth over the test's store."""
-    with TestClient(create_app(_settings(home))) as test_client:
+    with TestClient(create_app(_settings(home)), base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -346,7 +349,7 @@ def test_viewer_cannot_promote(home: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("TETHER_USER", "erin")
     form = {"alias": "staging", "version": "2"}
 
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         viewer = {"Authorization": f"Bearer {tokens['vera']}", **ORIGIN}
         editor = {"Authorization": f"Bearer {tokens['erin']}", **ORIGIN}
         page = client.get("/ui/default/models/species", headers=viewer)
@@ -423,7 +426,7 @@ def monitored(home: Path) -> Iterator[Path]:
 
 
 def test_monitor_pages(monitored: Path) -> None:
-    with TestClient(create_app(_settings(monitored))) as client:
+    with TestClient(create_app(_settings(monitored)), base_url=LOCAL) as client:
         listing = client.get("/ui/default/monitors").text
         page = client.get("/ui/default/monitors/cancer").text
         missing = client.get("/ui/default/monitors/dolphins")
@@ -492,7 +495,7 @@ def test_deployment_pages(monitored: Path) -> None:
         actor="bob",
     )
 
-    with TestClient(create_app(_settings(monitored))) as client:
+    with TestClient(create_app(_settings(monitored)), base_url=LOCAL) as client:
         listing = client.get("/ui/default/deployments").text
         page = client.get("/ui/default/deployments/cancer-api").text
         missing = client.get("/ui/default/deployments/otters")

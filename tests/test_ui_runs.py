@@ -23,6 +23,9 @@ from tether.server.ui.run_queries import FETCH_ALL_LIMIT, metric_series
 from tether.store import get_store
 from tether.store.records import MetricPoint
 
+# A server without auth answers only requests addressed to a loopback name.
+LOCAL = "http://127.0.0.1"
+
 # The store of these tests is the SQLite file the app reads, never a server.
 pytestmark = pytest.mark.sql_store
 
@@ -31,7 +34,7 @@ PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
-ORIGIN = {"origin": "http://testserver"}
+ORIGIN = {"origin": LOCAL}
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def filled(tether_home: Path, tmp_path: Path) -> Runs:
 @pytest.fixture
 def client(tether_home: Path) -> Iterator[TestClient]:
     """A test client of the app on the ``tether_home`` store, with auth off."""
-    with TestClient(create_app(_settings(tether_home))) as found:
+    with TestClient(create_app(_settings(tether_home)), base_url=LOCAL) as found:
         yield found
 
 
@@ -135,7 +138,7 @@ def secured(tether_home: Path) -> Iterator[tuple[TestClient, str, str]]:
 
     settings = _settings(tether_home, auth=True)
     admin = init_server(settings.store_url, "root")
-    with TestClient(create_app(settings)) as found:
+    with TestClient(create_app(settings), base_url=LOCAL) as found:
         control = found.app.state.server.control  # type: ignore[attr-defined]
         control.add_workspace("vision", actor="tests")
         control.add_user("ann", actor="tests")
@@ -177,9 +180,9 @@ def test_login_sets_cookie(secured: tuple[TestClient, str, str]) -> None:
 def test_login_cookie_secure_on_https(secured: tuple[TestClient, str, str]) -> None:
     client, _, viewer = secured
     response = client.post(
-        "https://testserver/ui/login",
+        "https://127.0.0.1/ui/login",
         data={"token": viewer},
-        headers={"origin": "https://testserver"},
+        headers={"origin": "https://127.0.0.1"},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -225,7 +228,7 @@ def test_login_needs_same_origin(secured: tuple[TestClient, str, str]) -> None:
     by_referer = client.post(
         "/ui/login",
         data={"token": viewer},
-        headers={"referer": "http://testserver/ui/login"},
+        headers={"referer": LOCAL + "/ui/login"},
         follow_redirects=False,
     )
     assert by_referer.status_code == 303

@@ -9,6 +9,7 @@ points the metadata at another SQLite file or at PostgreSQL, and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -68,6 +69,13 @@ def resolve(
             setting=STORE_ENV,
             value=_scheme(store_url),
         )
+    if _looks_like_server(store_url):
+        raise ConfigError(
+            f"{STORE_ENV} {store_url!r} looks like a server address; write "
+            f"http://{store_url} for a Tether server, or a file path for SQLite",
+            setting=STORE_ENV,
+            value=store_url,
+        )
     if not store_url.startswith(SUPPORTED_STORE_SCHEMES):
         store_url = _sqlite_url(Path(store_url).expanduser().absolute())
     chosen = artifacts or os.environ.get(ARTIFACTS_ENV)
@@ -94,6 +102,14 @@ def require_database(settings: Settings, command: str) -> None:
             setting=STORE_ENV,
             value=settings.store_url,
         )
+
+
+_HOST_PORT = re.compile(r"(localhost|[\d.]+|\[[\da-fA-F:]+\]|[\w-]+(\.[\w-]+)+):\d{1,5}(/.*)?")
+
+
+def _looks_like_server(value: str) -> bool:
+    """Return whether ``value`` is ``HOST:PORT`` without a scheme."""
+    return "://" not in value and _HOST_PORT.fullmatch(value) is not None
 
 
 def _scheme(url: str) -> str:

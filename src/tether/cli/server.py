@@ -28,7 +28,7 @@ def server_command(
         "Default: TETHER_ARTIFACTS, else .tether/objects.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8765, help="TCP port to listen on."),
+    port: int = typer.Option(8765, min=1, max=65535, help="TCP port to listen on."),
     auth: bool | None = typer.Option(
         None,
         "--auth/--no-auth",
@@ -41,7 +41,7 @@ def server_command(
     """Run the team server (with no subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
-    from tether.server.runner import run_server
+    from tether.server.runner import check_has_users, check_settings, run_server
     from tether.server.settings import ServerSettings, auth_default
 
     settings = ServerSettings(
@@ -50,6 +50,8 @@ def server_command(
         auth=auth_default(host) if auth is None else auth,
         max_upload_bytes=max_upload_bytes,
     )
+    check_settings(settings, host)
+    check_has_users(settings)
     console.print(
         f"Tether server on http://{host}:{port} (auth {'on' if settings.auth else 'off'})"
     )

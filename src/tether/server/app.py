@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import exc as sql_errors
 
@@ -34,6 +36,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         summary="Runs, data sets, models, deployments and monitors of a team.",
         lifespan=lifespan,
+        # FastAPI's documentation pages load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.server = state
     state.control.count_runs()  # open and migrate the server's store now
@@ -41,7 +46,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(sql_errors.IntegrityError, _conflict)
     app.add_exception_handler(sql_errors.DataError, _bad_value)
     app.add_exception_handler(OverflowError, _bad_value)
+    app.add_exception_handler(UnicodeError, _bad_text)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_api_route("/api/v1/health", _health, methods=["GET"], tags=["server"])
+    app.middleware("http")(_limit_operation_bodies)
+    if not settings.auth:
+        app.middleware("http")(_loopback_hosts_only)
     app.include_router(store_routes.router())
     app.include_router(member_routes.router)
     _include_optional(app)
@@ -60,6 +70,59 @@ def _include_optional(app: FastAPI) -> None:
     except ImportError:  # the web UI package is being written
         return
     ui.install(app)
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+async def _loopback_hosts_only(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Reject requests addressed to another host name when auth is off.
+
+    Without tokens, a web page on another site could reach the server
+    through DNS rebinding: its browser request names the attacker's host in
+    ``Host``. Only a loopback name is accepted.
+    """
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name.lower() not in LOOPBACK_NAMES:
+        logger.warning("rejected a request for host %r: auth is off", host[:100])
+        body = {
+            "error": {
+                "type": "BadHost",
+                "message": f"this server has auth off and accepts only requests to "
+                f"127.0.0.1 or localhost, not {host[:100]!r}; start it with --auth "
+                "to serve other names",
+                "fields": {},
+            }
+        }
+        return StoreJSONResponse(body, status_code=421)
+    return await call_next(request)
+
+
+async def _limit_operation_bodies(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Reject a store operation whose body is over the server's limit with 413.
+
+    Artifacts have their own routes and limits; an operation's arguments are
+    JSON that the server parses whole, so they are kept small.
+    """
+    limit = request.app.state.server.settings.max_request_bytes
+    length = request.headers.get("content-length", "")
+    if "/ops/" in request.url.path and length.isdigit() and int(length) > limit:
+        body = {
+            "error": {
+                "type": "TooLarge",
+                "message": f"the request body has {length} bytes, over this server's "
+                f"limit of {limit} bytes for a store operation; send fewer values "
+                "per call, and files as artifacts",
+                "fields": {},
+            }
+        }
+        return StoreJSONResponse(body, status_code=413)
+    return await call_next(request)
 
 
 def _health() -> dict[str, str]:
@@ -90,3 +153,24 @@ async def _bad_value(_request: Request, exc: Exception) -> Response:
         }
     }
     return StoreJSONResponse(body, status_code=400)
+
+
+async def _bad_text(_request: Request, exc: Exception) -> Response:
+    logger.info("text not storable: %s", exc)
+    body = {
+        "error": {
+            "type": "BadValue",
+            "message": "a text value is not valid Unicode (a lone surrogate such as "
+            "\\ud800); send UTF-8 text",
+            "fields": {},
+        }
+    }
+    return StoreJSONResponse(body, status_code=400)
+
+
+async def _invalid_request(_request: Request, exc: Exception) -> Response:
+    """Return FastAPI's 422 body, which may quote NaN or infinite inputs."""
+    assert isinstance(exc, RequestValidationError)
+    return StoreJSONResponse(
+        {"detail": jsonable_encoder(exc.errors())}, status_code=422
+    )

@@ -97,33 +97,49 @@ def require_server_admin(request: Request, principal: Principal) -> None:
         raise HTTPException(status_code=403, detail="this needs a server admin")
 
 
+MAX_LOGGED_PATH = 200
+
+
 def deny(
     request: Request,
     principal: Principal | None,
     workspace: str | None,
     reason: str,
 ) -> None:
-    """Log a denied request and append it to the audit trail."""
+    """Log a denied request and append it to the audit trail.
+
+    Repeats of one denial (same user, client, workspace and reason) within a
+    minute are counted, not written, so a flood of bad requests cannot grow
+    the database or the log without limit.
+    """
     user = principal.user if principal else "anonymous"
     client = request.client.host if request.client else "unknown"
+    path = request.url.path[:MAX_LOGGED_PATH]
+    held = request.app.state.server.denials.admit(
+        (user, client, str(workspace)[:MAX_LOGGED_PATH], reason)
+    )
+    if held is None:
+        return
     logger.warning(
-        "denied %s %s for %s from %s: %s",
+        "denied %s %s for %s from %s: %s (%d repeats held back)",
         request.method,
-        request.url.path,
+        path,
         user,
         client,
         reason,
+        held,
     )
     details = {
         "method": request.method,
-        "path": request.url.path,
+        "path": path,
         "client": client,
         "reason": reason,
-        "workspace": workspace,
+        "workspace": workspace[:MAX_LOGGED_PATH] if workspace else workspace,
+        "repeats": held,
     }
     try:
         request.app.state.server.control.record_audit_event(
-            user, "denied", f"requests/{request.url.path}"[:500], details
+            user, "denied", f"requests{path}"[:500], details
         )
     except Exception:  # the request is still denied when the audit write fails
         logger.exception("could not audit a denied request")

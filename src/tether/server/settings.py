@@ -8,6 +8,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_PORT = 8765
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
 DEFAULT_MAX_PART_BYTES = 64 * 1024**2
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ServerSettings:
     auth: bool = True
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_part_bytes: int = DEFAULT_MAX_PART_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
 
 def auth_default(host: str) -> bool:

@@ -41,6 +41,38 @@ class ReplayCache:
                 self.entries.popitem(last=False)
 
 
+DENIAL_SECONDS = 60.0
+DENIAL_KEYS = 10_000
+
+
+@dataclass
+class DenialLimiter:
+    """Counts denied requests, so repeats are logged and audited once a minute."""
+
+    last: OrderedDict[tuple[str, ...], tuple[float, int]] = field(
+        default_factory=OrderedDict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, key: tuple[str, ...]) -> int | None:
+        """Return how many repeats of ``key`` were held back, or None to hold this one.
+
+        The first denial of a key, and the first after a quiet minute, is
+        admitted with the count of repeats held back since the last one.
+        """
+        now = time.monotonic()
+        with self.lock:
+            since, held = self.last.get(key, (-DENIAL_SECONDS, 0))
+            if now - since < DENIAL_SECONDS:
+                self.last[key] = (since, held + 1)
+                return None
+            self.last[key] = (now, 0)
+            self.last.move_to_end(key)
+            while len(self.last) > DENIAL_KEYS:
+                self.last.popitem(last=False)
+            return held
+
+
 class ServerState:
     """The settings, the workspace stores and the server's own (control) store."""
 
@@ -48,6 +80,7 @@ class ServerState:
         self.settings = settings
         self.workspaces = WorkspaceStores(settings.store_url, settings.artifacts_root)
         self.replays = ReplayCache()
+        self.denials = DenialLimiter()
 
     @property
     def control(self) -> SqlStore:

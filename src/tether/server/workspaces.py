@@ -10,6 +10,7 @@ shows what is already there.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -18,6 +19,8 @@ from tether.artifacts import ObjectStore
 from tether.config import resolve
 from tether.store import SqlStore
 from tether.store.account_ops import DEFAULT_WORKSPACE, check_workspace_name
+
+MAX_IDENTIFIER_BYTES = 63
 
 __all__ = [
     "DEFAULT_WORKSPACE",
@@ -43,30 +46,57 @@ def workspace_store_url(base_url: str, name: str) -> str:
     return _with_search_path(base_url, postgres_schema(base_url, name))
 
 
-def _with_search_path(url: str, schema: str) -> str:
-    """Return ``url`` with its ``options`` query set to use ``schema``."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-
-
 def postgres_schema(base_url: str, name: str) -> str:
     """Return the PostgreSQL schema of workspace ``name``.
 
     When the server's own store sits in a schema of its own (set by
     ``options=-csearch_path=…``), workspace schemas take its name as their
     prefix, so two servers on one database never share a workspace.
+    PostgreSQL cuts identifiers at 63 bytes, so a longer name is shortened
+    and ends with a digest of the whole name, which keeps every workspace's
+    schema distinct.
     """
     base = _search_path(base_url) or "tether"
-    return f"{base}_ws_" + name.replace("-", "_")
+    schema = f"{base}_ws_" + name.replace("-", "_")
+    if len(schema.encode()) <= MAX_IDENTIFIER_BYTES:
+        return schema
+    digest = hashlib.sha256(schema.encode()).hexdigest()[:16]
+    return f"{schema.encode()[: MAX_IDENTIFIER_BYTES - 17].decode(errors='ignore')}_{digest}"
 
 
 def _search_path(url: str) -> str | None:
-    for key, value in parse_qsl(urlsplit(url).query):
-        if key == "options" and value.startswith("-csearch_path="):
-            return value.removeprefix("-csearch_path=").split(",")[0]
+    """Return the first schema of the ``search_path`` that ``url``'s options set."""
+    for setting in _option_settings(url):
+        if setting.startswith("search_path="):
+            return setting.removeprefix("search_path=").split(",")[0].strip('"')
     return None
+
+
+def _option_settings(url: str) -> list[str]:
+    """Return the ``-c NAME=VALUE`` settings of ``url``'s libpq ``options``."""
+    settings = []
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key != "options":
+            continue
+        tokens = iter(value.split())
+        for token in tokens:
+            if token == "-c":
+                token = next(tokens, "")
+            settings.append(token.removeprefix("-c"))
+    return settings
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    """Return ``url`` with its options setting ``search_path`` to ``schema``.
+
+    Every other setting of the URL's options (a statement timeout, say) is kept.
+    """
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    settings = [s for s in _option_settings(url) if not s.startswith("search_path=")]
+    settings.append(f"search_path={schema}")
+    query.append(("options", " ".join(f"-c{setting}" for setting in settings)))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def workspace_objects_root(artifacts_root: str, name: str) -> str:

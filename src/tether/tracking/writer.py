@@ -86,6 +86,8 @@ class MetricWriter:
         # batch already taken, so a run never ends before its values are stored.
         with self._write_lock:
             batches = {rid: pw for rid, pw in self._take(run_id).items() if pw}
+            if not batches:
+                return  # nothing to write; a read-only token may not write at all
             try:
                 self._store.write_pending(batches)
             except Exception:

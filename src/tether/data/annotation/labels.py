@@ -278,11 +278,11 @@ def _text(rows: pd.DataFrame, column: str, *, required: bool = False) -> pd.Seri
         raise DataError(
             f"annotation {row} has no {column}; give every annotation a {column}"
         )
-    return (
-        values.where(~empty, None)
-        .map(lambda value: None if value is None else str(value))
-        .astype("str")
-    )
+    # A float column turns None back into NaN, so emptiness is read from ``empty``.
+    texts = [
+        None if gone else str(value) for value, gone in zip(values, empty, strict=True)
+    ]
+    return pd.Series(texts, index=values.index, dtype="str")
 
 
 def _annotators(rows: pd.DataFrame, default: str | None) -> pd.Series:
