@@ -140,3 +140,12 @@ def test_store_without_scheme_rejected(
     monkeypatch.setenv(config.STORE_ENV, value)
     with pytest.raises(ConfigError, match=f"http://{value}"):
         config.resolve()
+
+
+def test_pages_send_security_headers(local: TestClient) -> None:
+    response = local.get("/ui/default/runs")
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"

@@ -50,6 +50,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_api_route("/api/v1/health", _health, methods=["GET"], tags=["server"])
     app.middleware("http")(_limit_operation_bodies)
+    app.middleware("http")(_page_security_headers)
     if not settings.auth:
         app.middleware("http")(_loopback_hosts_only)
     app.include_router(store_routes.router())
@@ -123,6 +124,32 @@ async def _limit_operation_bodies(
         }
         return StoreJSONResponse(body, status_code=413)
     return await call_next(request)
+
+
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'; base-uri 'self'; "
+    "form-action 'self'",
+    "x-frame-options": "SAMEORIGIN",
+    "referrer-policy": "same-origin",
+    "x-content-type-options": "nosniff",
+}
+
+
+async def _page_security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Add a content security policy and framing rules to the web UI's pages.
+
+    Pages load scripts, styles and images from this server only, and only
+    this server may frame them. A route that sets its own policy (artifact
+    files are sandboxed) keeps it.
+    """
+    response = await call_next(request)
+    if request.url.path.startswith("/ui/"):
+        for name, value in PAGE_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
 
 
 def _health() -> dict[str, str]:

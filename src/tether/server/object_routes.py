@@ -168,7 +168,7 @@ def blob_file(objects: ObjectStore, digest: str) -> tuple[Path, os.stat_result]:
     if status is None or not stat.S_ISREG(status.st_mode):
         raise NotFoundError(
             f"object {digest} not found in this workspace; upload it with "
-            f"PUT {PREFIX}/{digest}",
+            f"PUT .../objects/{digest}",
             kind="object",
             name=digest,
         )
@@ -605,7 +605,7 @@ def _bucket_objects(ctx: WorkspaceContext) -> S3ObjectStore:
         status_code=409,
         detail=f"presigned uploads need object storage (an s3:// artifact root), "
         f"and workspace {ctx.name!r} stores blobs in a folder on the server; "
-        f"upload with PUT {PREFIX}/{{digest}} or in parts with POST {PREFIX}/uploads",
+        f"upload with PUT .../objects/{{digest}} or in parts with POST .../objects/uploads",
     )
 
 
@@ -623,7 +623,7 @@ def _presigned_state_path(objects: ObjectStore, upload_id: str) -> Path:
 def _presigned_gone(upload_id: str) -> NotFoundError:
     return NotFoundError(
         f"presigned upload {upload_id} not found: it was completed or expired; "
-        f"request a new URL with POST {PREFIX}/uploads/presign",
+        "request a new URL with POST .../objects/uploads/presign",
         kind="upload",
         name=upload_id,
     )
@@ -661,7 +661,7 @@ def _check_complete(upload: Upload, parts: dict[int, int]) -> None:
     raise HTTPException(
         status_code=409,
         detail=f"upload {upload.upload_id} is incomplete: {reason}; send the missing "
-        f"bytes with PUT {PREFIX}/uploads/{upload.upload_id}/parts/{{n}} and "
+        f"bytes with PUT .../objects/uploads/{upload.upload_id}/parts/{{n}} and "
         "complete it again",
     )
 
@@ -694,7 +694,7 @@ def _chunks(handle: BinaryIO) -> Iterator[bytes]:
 def _upload_gone(upload_id: str) -> NotFoundError:
     return NotFoundError(
         f"upload {upload_id} not found: it was completed, aborted or expired; "
-        f"open a new one with POST {PREFIX}/uploads",
+        "open a new one with POST .../objects/uploads",
         kind="upload",
         name=upload_id,
     )
