@@ -40,6 +40,7 @@ WORKLOADS = (
     "pipeline50",
     "pipeline50_cached",
     "monitor_report",
+    "server_ui",
 )
 
 # The tools that each workload compares Tether with. An empty tuple means
@@ -64,6 +65,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "pipeline50": ("prefect",),
     "pipeline50_cached": ("prefect",),
     "monitor_report": ("evidently",),
+    "server_ui": ("mlflow",),
 }
 
 # The peer tools' pinned packages, each installed into its own virtual
@@ -100,6 +102,8 @@ BASE_SIZES = {
     "serve_batches": 50,
     "monitor_flights_rows": 336_776,
     "monitor_rows": 1_000_000,
+    "ui_runs": 100_000,
+    "chart_points": 1_000_000,
 }
 
 BATCH_SIZE = 1_000

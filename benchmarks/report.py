@@ -13,6 +13,7 @@ import bench_models as models
 import bench_monitoring as monitoring
 import bench_pipelines as pipelines
 import bench_serving as serving
+import workloads_server as server_ui
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,40 @@ def _monitor_measures() -> tuple[Measure, ...]:
             ),
         ]
     return tuple(rows)
+
+
+def _server_ui_measures() -> tuple[Measure, ...]:
+    """Return the server_ui rows: the run list page, filtered or not, and the chart.
+
+    Tether's one chart route is compared with both of MLflow's history calls.
+    """
+    runs = f"{common.BASE_SIZES['ui_runs']:,}"
+    points = f"{common.BASE_SIZES['chart_points']:,}"
+    page = f"first {server_ui.PAGE_SIZE} of {runs} runs"
+    return (
+        Measure("server_ui", "list_ms", f"run list, {page} by metrics.m0 (ms)", False),
+        Measure(
+            "server_ui",
+            "filtered_ms",
+            "run list filtered on a param and a metric (ms)",
+            False,
+        ),
+        Measure(
+            "server_ui",
+            "chart_ms",
+            f"chart of {points} points; MLflow: full get-history (ms)",
+            False,
+            peer_key="history_ms",
+        ),
+        Measure(
+            "server_ui",
+            "chart_ms",
+            f"chart of {points} points; MLflow: "
+            f"{server_ui.SAMPLED_POINTS}-point sample (ms)",
+            False,
+            peer_key="sampled_ms",
+        ),
+    )
 
 
 MEASURES = (
@@ -185,6 +220,7 @@ MEASURES = (
         "pipeline50_cached", "process_s", "third run, new process: whole (s)", False
     ),
     *_monitor_measures(),
+    *_server_ui_measures(),
 )
 
 # The names of the peer tools as the page shows them.
@@ -212,6 +248,9 @@ pipeline50_cached) compare it with Prefect {prefect_version}, which runs
 its flows against a temporary local server with a new SQLite database.
 The monitor_report workload compares Tether's monitoring report with
 Evidently {evidently_version}'s data-drift report on the same tables.
+The server_ui workload compares the run list and metric chart of
+Tether's team server with the requests behind the same views of
+`mlflow server`, both serving a SQLite store on 127.0.0.1.
 Each workload runs as a separate process per tool, in a new temporary
 folder with a new store, outside any git repository. The tools alternate,
 every workload is repeated, and the table shows the median of the repeats.
@@ -483,6 +522,51 @@ WORKLOAD_NOTES = """\
   `docs/monitoring.md`. The raw results keep how many columns each tool
   flagged: `flights_flagged` counts column-month pairs, and
   `synthetic_flagged` includes any unshifted column flagged.
+- **server_ui** (peer: MLflow): {ui_runs:,} finished runs in one
+  experiment, each with 5 params and 3 metrics, and one run in a second
+  experiment with one metric of {chart_points:,} points, one per step.
+  The values are seeded and the same for both tools: `p0` takes 10
+  values, the other params 1,000, and the metrics are uniform in [0, 1).
+  Filling the stores is not timed. Tether's worker inserts the runs into
+  its runs table and writes their params and metrics with
+  `SqlStore.write_pending`, {ui_fill_batch:,} runs per transaction.
+  MLflow's worker creates the schema, the experiments and the chart run
+  through `SqlAlchemyStore`, then inserts the other rows into MLflow's
+  tables (`runs`, `params`, the `mlflow.runName` tags, `metrics` and
+  `latest_metrics`) in batches of as many runs. The worker then starts
+  the tool's server on a free port of 127.0.0.1. Tether's app runs with
+  auth off through `tether.testing.server.start_server`, which runs
+  uvicorn in a thread of the worker's process. MLflow runs as
+  `mlflow server --backend-store-uri sqlite:///... --host 127.0.0.1
+  --workers 1`, which runs uvicorn in a child process. The timed requests
+  are those that each UI sends for the view. Tether's run list is
+  `GET /ui/default/runs?experiment=...&order=metrics.m0 DESC&size={ui_page_size}`,
+  which returns the finished HTML page, and the filtered list adds
+  `filter={ui_filter}`. MLflow's UI builds its run table in the browser
+  from `POST /api/2.0/mlflow/runs/search` with the same experiment, order
+  and filter and `max_results` {ui_page_size}, so that call is timed.
+  Tether's chart is `GET /ui/default/runs/ID/metrics/loss.svg`, an SVG
+  image that the server draws from at most 1,000 points. It is compared
+  with `GET /api/2.0/mlflow/metrics/get-history`, which returns every
+  point, and with `GET
+  /ajax-api/2.0/mlflow/metrics/get-history-bulk-interval` with
+  `max_results={ui_sampled_points}`, the sample that MLflow
+  {mlflow_version}'s run charts request. Each request is sent once
+  untimed and its response checked. Both run lists must name the
+  expected {ui_page_size} runs in order, Tether's chart title must count
+  every stored point, MLflow's history must return every point, and its
+  sample must keep the first and the last step. The same request is then
+  sent up to {ui_max_requests} more times on one keep-alive connection,
+  and no more once at least {ui_min_requests} have taken {ui_budget:.0f} s
+  together. The row is the median time from sending a request to reading
+  the whole response, in ms, with `http.client` in the worker's process
+  as the client. No row includes the browser's work: MLflow's page still
+  builds its table or chart from the JSON, while Tether's responses are
+  finished. When the first response to a request has not started after
+  {ui_timeout:.0f} s, the worker stops waiting and records {ui_timeout:.0f} s
+  as the time. The table then shows that figure with ">" before it, and
+  the ratio is a lower bound. The raw results keep each response's size
+  in KB and how many requests were timed.
 
 ## Where Tether is slower, and why
 
@@ -601,6 +685,22 @@ WORKLOAD_NOTES = """\
 - Each HTML page that Evidently writes embeds its JavaScript bundle, about
   4.2 MB, and the flights part writes 12 pages. Tether's page has inline
   CSS and SVG and no script.
+- MLflow {mlflow_version} orders a run search by a metric through an
+  outer join on a subquery of its `latest_metrics` table. With the bound
+  parameters that SQLAlchemy sends, SQLite 3.40.1 (the version that both
+  virtual environments load) plans that join as a scan of the subquery
+  for every run, so the time grows with the square of the runs. In a
+  trial run on this machine, under a 1-minute load average near 15, one
+  such search over 10,000 runs took about 20 s, and the same SQL with
+  literal values took 0.14 s, because SQLite then builds an automatic
+  index for the join.
+- Tether's chart route reads a long series with two SQL queries over all
+  its rows: one counts the points and finds the first and last step, and
+  one groups the points into 2,000 step ranges and returns each range's
+  lowest and highest value. In a trial on this machine, with the
+  {chart_points:,}-point series of this workload, the grouping query took
+  about 0.4 s of the 0.5 s that reading the series took, and drawing the
+  SVG about 2 ms.
 """
 
 
@@ -666,18 +766,49 @@ def results_table(medians: dict[str, dict[str, dict[str, float]]]) -> str:
             row = [*cells, "none", _number_text(tether), "not run", "n/a"]
             lines.append(f"| {' | '.join(row)} |")
         for peer in peers:
-            result = by_tool.get(peer, {}).get(
-                measure.peer_key or measure.key, math.nan
-            )
+            peer_key = measure.peer_key or measure.key
+            result = by_tool.get(peer, {}).get(peer_key, math.nan)
             row = [
                 *cells,
                 PEER_NAMES[peer],
-                _number_text(tether),
-                _number_text(result),
-                ratio_text(measure, tether, result),
+                *_bounded_texts(
+                    measure,
+                    tether,
+                    result,
+                    _timed_out(by_tool, "tether", measure.key),
+                    _timed_out(by_tool, peer, peer_key),
+                ),
             ]
             lines.append(f"| {' | '.join(row)} |")
     return "\n".join(lines) + "\n"
+
+
+def _timed_out(by_tool: dict[str, dict[str, float]], tool: str, key: str) -> bool:
+    """Return whether most repeats of a tool's time ``key`` hit a response timeout.
+
+    A worker reports such a time as the timeout itself, with ``KEY_timed_out``
+    set to 1, so the true time is longer.
+    """
+    return by_tool.get(tool, {}).get(f"{key}_timed_out", 0.0) > 0.5
+
+
+def _bounded_texts(
+    measure: Measure,
+    tether: float,
+    peer: float,
+    tether_timed_out: bool,
+    peer_timed_out: bool,
+) -> list[str]:
+    """Return the Tether, peer and ratio cells, with ">" or "<" where a time is a bound."""
+    tether_text, peer_text = _number_text(tether), _number_text(peer)
+    ratio = ratio_text(measure, tether, peer)
+    if tether_timed_out and peer_timed_out:
+        return [f"> {tether_text}", f"> {peer_text}", "n/a"]
+    if tether_timed_out:
+        return [f"> {tether_text}", peer_text, f"< {ratio}"]
+    if peer_timed_out:
+        return [tether_text, f"> {peer_text}", f"> {ratio}"]
+    return [tether_text, peer_text, ratio]
 
 
 def machine_facts() -> dict[str, str]:
@@ -804,6 +935,14 @@ def render_page(
         warmup_requests=serving.WARMUP_REQUESTS,
         clients=serving.CLIENTS,
         batch_rows=serving.BATCH_ROWS,
+        ui_fill_batch=server_ui.FILL_BATCH,
+        ui_page_size=server_ui.PAGE_SIZE,
+        ui_filter=server_ui.FILTER,
+        ui_sampled_points=server_ui.SAMPLED_POINTS,
+        ui_max_requests=server_ui.MAX_REQUESTS,
+        ui_min_requests=server_ui.MIN_REQUESTS,
+        ui_budget=server_ui.REQUEST_BUDGET_SECONDS,
+        ui_timeout=server_ui.RESPONSE_TIMEOUT_SECONDS,
         **common.BASE_SIZES,
     )
     return "\n".join(

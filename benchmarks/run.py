@@ -460,14 +460,23 @@ def make_tools(workloads: Sequence[str]) -> list[Tool]:
             Path(sys.executable),
             here / "workloads_tether.py",
             "import tether",
-            {"monitor_report": here / "workloads_tether_monitoring.py"},
+            {
+                "monitor_report": here / "workloads_tether_monitoring.py",
+                "server_ui": here / "workloads_tether_server.py",
+            },
         )
     ]
     for peer in peers_needed(workloads):
         if peer == "mlflow":
             python = ensure_venv(MLFLOW_VENV, common.MLFLOW_REQUIREMENT)
             tools.append(
-                Tool("mlflow", python, here / "workloads_mlflow.py", "import mlflow")
+                Tool(
+                    "mlflow",
+                    python,
+                    here / "workloads_mlflow.py",
+                    "import mlflow",
+                    {"server_ui": here / "workloads_mlflow_server.py"},
+                )
             )
         elif peer == "dvc":
             python = ensure_venv(DVC_VENV, common.DVC_REQUIREMENT)

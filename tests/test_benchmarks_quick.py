@@ -13,6 +13,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -44,6 +45,9 @@ MODULES = (
     "workloads_dvc",
     "workloads_prefect",
     "workloads_evidently",
+    "workloads_server",
+    "workloads_tether_server",
+    "workloads_mlflow_server",
 )
 
 
@@ -139,6 +143,102 @@ def test_serve_reports_every_measure(
         assert value > 0, key
     onnx_version = tether.models.get_version(serving.ONNX_MODEL_URI)
     assert "model.onnx" in onnx_version.details["files"]
+
+
+def test_server_ui_reports_every_measure(
+    benchmarks: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    shared = benchmarks["workloads_server"]
+    server_ui = benchmarks["workloads_tether_server"].server_ui
+    result = server_ui(benchmarks["bench_common"].scaled_sizes(TINY_SCALE), tmp_path)
+    timed = expected_keys(benchmarks["report"], "server_ui")
+    assert timed == {"list_ms", "filtered_ms", "chart_ms"}
+    names = [key.removesuffix("_ms") for key in timed]
+    companions = {
+        f"{name}_{suffix}"
+        for name in names
+        for suffix in ("ms_timed_out", "requests", "kb")
+    }
+    assert set(result) == timed | companions | {"fill_s"}
+    for name in names:
+        assert result[f"{name}_ms"] > 0, name
+        assert result[f"{name}_ms_timed_out"] == 0, name
+        assert result[f"{name}_requests"] == shared.MAX_REQUESTS, name
+        assert result[f"{name}_kb"] > 0, name
+
+
+def test_server_runs_are_seeded(benchmarks: dict[str, ModuleType]) -> None:
+    shared = benchmarks["workloads_server"]
+    payloads = shared.run_values(2_000)
+    assert payloads == shared.run_values(2_000)
+    assert len(payloads[0].params) == shared.PARAMS_PER_RUN
+    assert sorted(payloads[0].metrics) == ["m0", "m1", "m2"]
+    assert {p.params["p0"] for p in payloads} == {str(k) for k in range(10)}
+    filtered = shared.expected_names(payloads, filtered=True)
+    assert len(filtered) == shared.PAGE_SIZE
+    by_name = {shared.run_name(i): p for i, p in enumerate(payloads)}
+    assert all(shared.matches_filter(by_name[name]) for name in filtered)
+    m0 = [by_name[name].metrics["m0"] for name in filtered]
+    assert m0 == sorted(m0, reverse=True)
+    whole = shared.expected_names(payloads, filtered=False)
+    top = max(range(len(payloads)), key=lambda i: payloads[i].metrics["m0"])
+    assert whole[0] == shared.run_name(top)
+
+
+def test_time_requests_gives_up(
+    benchmarks: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = benchmarks["workloads_server"]
+    monkeypatch.setattr(shared, "RESPONSE_TIMEOUT_SECONDS", 0.2)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        timing = shared.time_requests(silent.getsockname()[1], "GET", "/slow")
+    assert timing.timed_out
+    assert timing.median_ms == 200
+    assert timing.requests == 0
+    assert timing.result("list")["list_ms_timed_out"] == 1.0
+
+
+def test_mlflow_checks_reject_wrong_order(
+    benchmarks: dict[str, ModuleType],
+) -> None:
+    mlflow_side = benchmarks["workloads_mlflow_server"]
+    mismatch = benchmarks["bench_common"].MismatchError
+    body = json.dumps(
+        {"runs": [{"info": {"run_name": "run-2"}}, {"info": {"run_name": "run-1"}}]}
+    ).encode()
+    mlflow_side.check_search(body, ["run-2", "run-1"], "list")
+    with pytest.raises(mismatch, match="lists 2 runs"):
+        mlflow_side.check_search(body, ["run-1", "run-2"], "list")
+
+
+def test_mlflow_checks_count_points(benchmarks: dict[str, ModuleType]) -> None:
+    mlflow_side = benchmarks["workloads_mlflow_server"]
+    mismatch = benchmarks["bench_common"].MismatchError
+    metrics = [{"key": "loss", "value": 1.0, "step": str(s)} for s in range(5)]
+    mlflow_side.check_history(json.dumps({"metrics": metrics}).encode(), 5)
+    with pytest.raises(mismatch, match="returned 5 of 6 points"):
+        mlflow_side.check_history(json.dumps({"metrics": metrics}).encode(), 6)
+    sample = json.dumps({"metrics": [metrics[0], metrics[4]]}).encode()
+    mlflow_side.check_sampled(sample, 5)
+    with pytest.raises(mismatch, match="spans steps 0 to 4, not 0 to 9"):
+        mlflow_side.check_sampled(sample, 10)
+
+
+def test_results_table_marks_timeout(benchmarks: dict[str, ModuleType]) -> None:
+    report = benchmarks["report"]
+    medians = {
+        "server_ui": {
+            "tether": {"list_ms": 250.0, "list_ms_timed_out": 0.0},
+            "mlflow": {"list_ms": 300_000.0, "list_ms_timed_out": 1.0},
+        }
+    }
+    lines = report.results_table(medians).splitlines()
+    assert (
+        "| server_ui | run list, first 50 of 100,000 runs by metrics.m0 (ms) "
+        "| MLflow | 250 | > 300,000 | > 1,200 |" in lines
+    )
 
 
 def test_serve_bodies_match_rows(benchmarks: dict[str, ModuleType]) -> None:
