@@ -1,4 +1,5 @@
 # Two entry points: `make demo` runs the flights example, `make test` the test suite.
+# `make loop` replays 2013 month by month: monitoring, retraining, canary and promotion.
 # `make test-slow` runs the soak tests (several minutes), which `make test` leaves out.
 # Both create .venv on first use; nothing else needs to be installed by hand.
 
@@ -14,7 +15,7 @@ SERVER_SUITE := tests/test_tracking.py tests/test_registry.py tests/test_lineage
 	tests/test_catalog.py tests/test_catalog_diff.py tests/test_monitor_runs.py \
 	tests/test_alerts.py tests/test_split_record.py
 
-.PHONY: demo test test-slow bench browser clean
+.PHONY: demo loop test test-slow bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	PYTHONPATH=examples $(BIN)/python -m flights $(ARGS)
+
+loop: $(STAMP)
+	PYTHONPATH=examples $(BIN)/python -m flights.loop $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks

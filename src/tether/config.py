@@ -104,7 +104,9 @@ def require_database(settings: Settings, command: str) -> None:
         )
 
 
-_HOST_PORT = re.compile(r"(localhost|[\d.]+|\[[\da-fA-F:]+\]|[\w-]+(\.[\w-]+)+):\d{1,5}(/.*)?")
+_HOST_PORT = re.compile(
+    r"(localhost|[\d.]+|\[[\da-fA-F:]+\]|[\w-]+(\.[\w-]+)+):\d{1,5}(/.*)?"
+)
 
 
 def _looks_like_server(value: str) -> bool:
