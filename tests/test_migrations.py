@@ -227,7 +227,7 @@ def test_upgrade_from_first_schema_keeps_data(store_url: str) -> None:
     page, _ = store.search_runs(filter="metrics.`val/auc` > 0.75")
     revision = current_revision(store.engine)
     store.close()
-    assert revision == HEAD_REVISION == "0009"
+    assert revision == HEAD_REVISION == "0010"
     assert differences == []
     assert "ix_runs_status" in indexes
     assert (run.experiment, run.name, run.status) == ("flights", "train", "FINISHED")

@@ -17,7 +17,7 @@ from tether.errors import StoreError
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any fixed number works, as long as every Tether process uses the same one.
 MIGRATION_LOCK_KEY = 0x7E7_4E40

@@ -31,13 +31,14 @@ from tether.store.time import utcnow
 from tether.store.transactions import write
 
 DIGEST_PATTERN = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
-_NUMERIC_TABLES = {"metrics", "latest_metrics"}
+_NUMERIC_TABLES = {"metrics", "latest_metrics", "metric_rollups"}
 # Tables whose rows belong to one run and go with it.
 _RUN_TABLES = (
     t.params,
     t.tags,
     t.metrics,
     t.latest_metrics,
+    t.metric_rollups,
     t.artifacts,
     t.step_calls,
 )

@@ -475,3 +475,17 @@ memberships = Table(
     Column("role", String(16), nullable=False),
     Index("ix_memberships_workspace", "workspace"),
 )
+
+# One row per run, metric key and range of 1024 steps (see tether.store.rollups).
+metric_rollups = Table(
+    "metric_rollups",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=True),
+    Column("max_value", Float, nullable=True),
+    Column("points", BigInteger, nullable=False),
+)

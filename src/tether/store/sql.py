@@ -37,6 +37,7 @@ from tether.store.records import (
     PendingWrites,
     RunRecord,
 )
+from tether.store.rollups import write_rollups
 from tether.store.rows import artifact_row, upsert_rows, write_artifacts_and_edges
 from tether.store.schedule_ops import ScheduleOps
 from tether.store.search_ops import SearchOps
@@ -259,14 +260,12 @@ class SqlStore(
                 latest[key] = row
         # The driver's executemany without SQLAlchemy's per-row parameter
         # processing: the columns are plain numbers and strings.
-        conn.exec_driver_sql(
-            _INSERT_METRIC_SQL[conn.dialect.name],
-            [
-                (r["run_id"], r["key"], r["step"], r["timestamp"], r["value"])
-                for r in rows
-            ],
-        )
+        values = [
+            (r["run_id"], r["key"], r["step"], r["timestamp"], r["value"]) for r in rows
+        ]
+        conn.exec_driver_sql(_INSERT_METRIC_SQL[conn.dialect.name], values)
         conn.execute(latest_metric_upsert(conn.dialect.name), list(latest.values()))
+        write_rollups(conn, values)
 
     def log_artifact(self, record: ArtifactRecord) -> None:
         """Record that a run logged a file or folder with the given digest."""
