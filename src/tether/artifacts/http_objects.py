@@ -22,10 +22,8 @@ import logging
 import math
 import os
 import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -34,7 +32,7 @@ import blake3
 import httpx
 
 from tether import errors
-from tether.artifacts.objects import Blob, ObjectStore
+from tether.artifacts.write_through import WriteThroughObjectStore
 from tether.artifacts.writer import READ_ONLY, TEMPORARY_PREFIX
 from tether.errors import (
     AccessDeniedError,
@@ -70,7 +68,7 @@ class _RetryableStatusError(Exception):
         self.response = response
 
 
-class HttpObjectStore(ObjectStore):
+class HttpObjectStore(WriteThroughObjectStore):
     """The blobs of one workspace on a team server, with a local cache folder.
 
     Args:
@@ -101,7 +99,7 @@ class HttpObjectStore(ObjectStore):
         workers: int = DEFAULT_WORKERS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(cache_root)
+        super().__init__(cache_root, workers=workers)
         if part_bytes < 1 or attempts < 1 or workers < 1:
             raise ConfigError(
                 f"invalid HttpObjectStore settings part_bytes={part_bytes}, "
@@ -115,7 +113,6 @@ class HttpObjectStore(ObjectStore):
         self.part_bytes = part_bytes
         self.attempts = attempts
         self.backoff_seconds = backoff_seconds
-        self.workers = workers
         headers = {"user-agent": f"tether/{__version__}"}
         if token:
             headers["authorization"] = f"Bearer {token}"
@@ -128,7 +125,6 @@ class HttpObjectStore(ObjectStore):
             trust_env=False,
         )
         self._on_server: set[str] = set()
-        self._local = threading.local()
 
     def close(self) -> None:
         """Close the connections to the server."""
@@ -184,55 +180,9 @@ class HttpObjectStore(ObjectStore):
 
     # -- writing -------------------------------------------------------------
 
-    def put_bytes(
-        self, data: bytes, media_type: str = "application/octet-stream"
-    ) -> Blob:
-        """Store ``data`` in the cache and on the server; return its blob."""
-        blob = super().put_bytes(data, media_type)
-        self._publish([blob.digest])
-        return blob
-
-    def put_file(
-        self, source: str | Path, media_type: str = "application/octet-stream"
-    ) -> Blob:
-        """Store a file in the cache and on the server; return its blob."""
-        blob = super().put_file(source, media_type)
-        self._publish([blob.digest])
-        return blob
-
-    def put_files(self, sources: Sequence[str | Path]) -> list[Blob]:
-        """Store several files in the cache and on the server; return their blobs."""
-        blobs = super().put_files(sources)
-        self._publish([blob.digest for blob in blobs])
-        return blobs
-
-    def put_dir(self, source: str | Path) -> Blob:
-        """Store a folder and its manifest; the server gets the manifest last.
-
-        Sending the manifest only after every file it lists means that a
-        manifest on the server always has its files there too.
-        """
-        with self._publishing_deferred():
-            blob = super().put_dir(source)
-        self._publish([str(entry["digest"]) for entry in self.manifest(blob.digest)])
-        self._publish([blob.digest])
-        return blob
-
-    @contextlib.contextmanager
-    def _publishing_deferred(self) -> Iterator[None]:
-        # ObjectStore.put_dir stores its manifest through self.put_bytes,
-        # which must not send the manifest before the files.
-        self._local.deferred = True
-        try:
-            yield
-        finally:
-            self._local.deferred = False
-
-    def _publish(self, digests: Iterable[str]) -> None:
+    def _send_missing(self, digests: list[str]) -> None:
         """Send every blob of ``digests`` that the server lacks."""
-        if getattr(self._local, "deferred", False):
-            return
-        wanted = [d for d in dict.fromkeys(digests) if d not in self._on_server]
+        wanted = [d for d in digests if d not in self._on_server]
         missing = set(self._missing(wanted))
         self._on_server.update(d for d in wanted if d not in missing)
         self._each(self._upload, [d for d in wanted if d in missing])
@@ -522,16 +472,6 @@ class HttpObjectStore(ObjectStore):
         if status < 500:
             raise DataError(message)
         raise StoreError(f"{message} (HTTP {status})")
-
-    def _each(self, action: Callable[[str], object], digests: list[str]) -> None:
-        """Run ``action`` on each digest, up to ``workers`` at a time."""
-        if len(digests) <= 1 or self.workers == 1:
-            for digest in digests:
-                action(digest)
-            return
-        with ThreadPoolExecutor(self.workers) as pool:
-            for future in [pool.submit(action, d) for d in digests]:
-                future.result()
 
 
 def _range_start(reply: httpx.Response) -> int | None:

@@ -33,15 +33,14 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import blake3
 
-from tether.artifacts.objects import Blob, ObjectStore
+from tether.artifacts.write_through import WriteThroughObjectStore
 from tether.artifacts.writer import READ_ONLY, TEMPORARY_PREFIX
 from tether.errors import ConfigError, DataError, NotFoundError, StoreError, TetherError
 
@@ -70,7 +69,7 @@ def split_s3_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-class S3ObjectStore(ObjectStore):
+class S3ObjectStore(WriteThroughObjectStore):
     """The blobs under an ``s3://bucket/prefix`` URL, with a local cache folder.
 
     Args:
@@ -90,15 +89,13 @@ class S3ObjectStore(ObjectStore):
         workers: int = DEFAULT_WORKERS,
     ) -> None:
         self.bucket, self.prefix = split_s3_url(url)
-        super().__init__(cache_root)
+        super().__init__(cache_root, workers=workers)
         self.url = f"{SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
         self.endpoint_url = endpoint_url
-        self.workers = max(1, workers)
         self._fs = _filesystem(endpoint_url)
         self._signer: Any = None
         self._signer_lock = threading.Lock()
         self._in_bucket: set[str] = set()
-        self._local = threading.local()
 
     def key(self, digest: str) -> str:
         """Return the object key of the blob ``digest`` (``prefix/ab/cdef…``)."""
@@ -170,47 +167,9 @@ class S3ObjectStore(ObjectStore):
 
     # -- writing -------------------------------------------------------------
 
-    def put_bytes(
-        self, data: bytes, media_type: str = "application/octet-stream"
-    ) -> Blob:
-        """Store ``data`` in the cache and in the bucket; return its blob."""
-        blob = super().put_bytes(data, media_type)
-        self._publish([blob.digest])
-        return blob
-
-    def put_file(
-        self, source: str | Path, media_type: str = "application/octet-stream"
-    ) -> Blob:
-        """Store a file in the cache and in the bucket; return its blob."""
-        blob = super().put_file(source, media_type)
-        self._publish([blob.digest])
-        return blob
-
-    def put_files(self, sources: Sequence[str | Path]) -> list[Blob]:
-        """Store several files in the cache and in the bucket; return their blobs."""
-        blobs = super().put_files(sources)
-        self._publish([blob.digest for blob in blobs])
-        return blobs
-
-    def put_dir(self, source: str | Path) -> Blob:
-        """Store a folder and its manifest; the bucket gets the manifest last."""
-        # ObjectStore.put_dir stores the manifest through self.put_bytes, which
-        # must not send it before the files it lists.
-        self._local.deferred = True
-        try:
-            blob = super().put_dir(source)
-        finally:
-            self._local.deferred = False
-        self._publish([str(entry["digest"]) for entry in self.manifest(blob.digest)])
-        self._publish([blob.digest])
-        return blob
-
-    def _publish(self, digests: Iterable[str]) -> None:
+    def _send_missing(self, digests: list[str]) -> None:
         """Send each blob of ``digests`` that the bucket lacks."""
-        if getattr(self._local, "deferred", False):
-            return
-        wanted = [d for d in dict.fromkeys(digests) if d not in self._in_bucket]
-        self._each(self._send, wanted)
+        self._each(self._send, [d for d in digests if d not in self._in_bucket])
 
     def _send(self, digest: str) -> None:
         key = self.key(digest)
@@ -225,16 +184,6 @@ class S3ObjectStore(ObjectStore):
                     self.url,
                 )
         self._in_bucket.add(digest)
-
-    def _each(self, action: Callable[[str], object], digests: list[str]) -> None:
-        """Run ``action`` on each digest, up to ``workers`` at a time."""
-        if len(digests) <= 1 or self.workers == 1:
-            for digest in digests:
-                action(digest)
-            return
-        with ThreadPoolExecutor(self.workers) as pool:
-            for future in [pool.submit(action, d) for d in digests]:
-                future.result()
 
     # -- presigned uploads ---------------------------------------------------
 

@@ -14,7 +14,11 @@ from sqlalchemy import exc as sql_errors
 
 from tether.errors import TetherError
 from tether.server import member_routes, store_routes
-from tether.server.responses import StoreJSONResponse, tether_error_handler
+from tether.server.responses import (
+    StoreJSONResponse,
+    error_response,
+    tether_error_handler,
+)
 from tether.server.settings import ServerSettings
 from tether.server.state import ServerState
 from tether.version import __version__
@@ -89,16 +93,13 @@ async def _loopback_hosts_only(
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     if name.lower() not in LOOPBACK_NAMES:
         logger.warning("rejected a request for host %r: auth is off", host[:100])
-        body = {
-            "error": {
-                "type": "BadHost",
-                "message": f"this server has auth off and accepts only requests to "
-                f"127.0.0.1 or localhost, not {host[:100]!r}; start it with --auth "
-                "to serve other names",
-                "fields": {},
-            }
-        }
-        return StoreJSONResponse(body, status_code=421)
+        return error_response(
+            "BadHost",
+            f"this server has auth off and accepts only requests to "
+            f"127.0.0.1 or localhost, not {host[:100]!r}; start it with --auth "
+            "to serve other names",
+            421,
+        )
     return await call_next(request)
 
 
@@ -113,16 +114,13 @@ async def _limit_operation_bodies(
     limit = request.app.state.server.settings.max_request_bytes
     length = request.headers.get("content-length", "")
     if "/ops/" in request.url.path and length.isdigit() and int(length) > limit:
-        body = {
-            "error": {
-                "type": "TooLarge",
-                "message": f"the request body has {length} bytes, over this server's "
-                f"limit of {limit} bytes for a store operation; send fewer values "
-                "per call, and files as artifacts",
-                "fields": {},
-            }
-        }
-        return StoreJSONResponse(body, status_code=413)
+        return error_response(
+            "TooLarge",
+            f"the request body has {length} bytes, over this server's "
+            f"limit of {limit} bytes for a store operation; send fewer values "
+            "per call, and files as artifacts",
+            413,
+        )
     return await call_next(request)
 
 
@@ -159,40 +157,31 @@ def _health() -> dict[str, str]:
 
 async def _conflict(_request: Request, exc: Exception) -> Response:
     logger.info("conflict: %s", exc)
-    body = {
-        "error": {
-            "type": "Conflict",
-            "message": "the change conflicts with a row that already exists",
-            "fields": {},
-        }
-    }
-    return StoreJSONResponse(body, status_code=409)
+    return error_response(
+        "Conflict",
+        "the change conflicts with a row that already exists",
+        409,
+    )
 
 
 async def _bad_value(_request: Request, exc: Exception) -> Response:
     logger.info("bad value: %s", exc)
-    body = {
-        "error": {
-            "type": "BadValue",
-            "message": "a value is out of range or "
-            "not storable (too long, too large, or a NUL character)",
-            "fields": {},
-        }
-    }
-    return StoreJSONResponse(body, status_code=400)
+    return error_response(
+        "BadValue",
+        "a value is out of range or "
+        "not storable (too long, too large, or a NUL character)",
+        400,
+    )
 
 
 async def _bad_text(_request: Request, exc: Exception) -> Response:
     logger.info("text not storable: %s", exc)
-    body = {
-        "error": {
-            "type": "BadValue",
-            "message": "a text value is not valid Unicode (a lone surrogate such as "
-            "\\ud800); send UTF-8 text",
-            "fields": {},
-        }
-    }
-    return StoreJSONResponse(body, status_code=400)
+    return error_response(
+        "BadValue",
+        "a text value is not valid Unicode (a lone surrogate such as "
+        "\\ud800); send UTF-8 text",
+        400,
+    )
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> Response:

@@ -55,6 +55,12 @@ def error_body(exc: errors.TetherError) -> dict[str, Any]:
     }
 
 
+def error_response(kind: str, message: str, status: int) -> StoreJSONResponse:
+    """Return an error reply in the API's one shape, for errors that are not Tether's."""
+    body = {"error": {"type": kind, "message": message, "fields": {}}}
+    return StoreJSONResponse(body, status_code=status)
+
+
 async def tether_error_handler(_request: Request, exc: Exception) -> Response:
     """Return a Tether error as a response with its status and JSON body."""
     assert isinstance(exc, errors.TetherError)
