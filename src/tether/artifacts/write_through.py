@@ -2,7 +2,7 @@
 
 The team server's client (``http_objects``) and the server's S3 storage
 (``s3_objects``) both write each blob to a local folder first, through the
-``ObjectStore`` code path, and then send it on. This base class holds what
+``ObjectStore`` code path, and then send it on. This base class contains what
 they share: the writes, the order of a folder's blobs, and the thread pool.
 """
 
