@@ -23,7 +23,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     code = main(list(args))
     captured = capsys.readouterr()
     assert code == 2, captured.out + captured.err
-    assert "Traceback" not in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err, captured.out + captured.err
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("error: ")

@@ -307,3 +307,13 @@ def test_killed_firing_is_interrupted_not_rerun(
     (firing,) = get_store().list_firings(schedule.id)
     assert "tether pipeline resume" in str(firing.error)
     assert len(lines(marker)) == 1
+
+
+def test_agent_command_restores_logging(tether_home: Path) -> None:
+    import logging
+
+    pipelines = logging.getLogger("tether.pipelines")
+    before = (list(pipelines.handlers), pipelines.level, pipelines.propagate)
+    assert main(["agent", "--once"]) == 0
+    after = (list(pipelines.handlers), pipelines.level, pipelines.propagate)
+    assert after == before

@@ -151,9 +151,18 @@ def agent_command(
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
-    for name in ("tether.agent", "tether.pipelines"):
-        named = logging.getLogger(name)
+    loggers = [logging.getLogger(n) for n in ("tether.agent", "tether.pipelines")]
+    saved = [(named.level, named.propagate) for named in loggers]
+    for named in loggers:
         named.setLevel(logging.INFO)
         named.addHandler(handler)
         named.propagate = False
-    Agent(poll_seconds=poll).run(once=once)
+    try:
+        Agent(poll_seconds=poll).run(once=once)
+    finally:
+        # The handler writes to this call's stderr; a later call in the same
+        # process (tests run the CLI in-process) must not inherit it.
+        for named, (level, propagate) in zip(loggers, saved, strict=True):
+            named.removeHandler(handler)
+            named.setLevel(level)
+            named.propagate = propagate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from tether.errors import NotFoundError
@@ -112,9 +113,7 @@ def _remove_stopped(name: str) -> None:
 
 def _tests_step(entry: DeploymentEntry) -> Any:
     def step(run: CiRun) -> StepResult:
-        from tether.deploy.changes import run_deployment_tests
-
-        reports = run_deployment_tests(entry.name)
+        reports = _tests_once_serving(entry.name, run.options.wait_seconds)
         lines = tuple(
             f"{_state(result.to_dict())} {result.name}: {result.detail}"
             for report in reports
@@ -134,6 +133,30 @@ def _tests_step(entry: DeploymentEntry) -> Any:
         )
 
     return step
+
+
+SERVING_POLL_SECONDS = 0.5
+MAX_SERVING_WAIT_SECONDS = 30.0
+
+
+def _tests_once_serving(name: str, wait_seconds: float) -> list[Any]:
+    """Run the deployment's application tests once each routed server is running.
+
+    Right after a deployment starts, its supervisor may still be recording
+    a server as starting, so the tests retry for up to 30 s (or
+    ``wait_seconds`` when shorter) before the error stands.
+    """
+    from tether.deploy.changes import run_deployment_tests
+    from tether.errors import ServingError
+
+    deadline = time.monotonic() + min(wait_seconds, MAX_SERVING_WAIT_SECONDS)
+    while True:
+        try:
+            return run_deployment_tests(name)
+        except ServingError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(SERVING_POLL_SECONDS)
 
 
 def _test_lines(tests: list[Any]) -> tuple[str, ...]:
