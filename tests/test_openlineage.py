@@ -483,7 +483,7 @@ def test_transport_config_http_path() -> None:
 
 
 class Collector(BaseHTTPRequestHandler):
-    """Stores each POST body and path on the server, and answers 200."""
+    """Stores each POST body and path on the server, and returns 200."""
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])

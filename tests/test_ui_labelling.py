@@ -20,7 +20,7 @@ from tether.data import annotation
 from tether.server.app import create_app
 from tether.server.settings import ServerSettings
 
-# A server without auth answers only requests addressed to a loopback name.
+# A server without auth accepts only requests addressed to a loopback name.
 LOCAL = "http://127.0.0.1"
 
 with warnings.catch_warnings():

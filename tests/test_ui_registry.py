@@ -30,7 +30,7 @@ from tether.server.app import create_app
 from tether.server.settings import ServerSettings
 from tether.store import get_store
 
-# A server without auth answers only requests addressed to a loopback name.
+# A server without auth accepts only requests addressed to a loopback name.
 LOCAL = "http://127.0.0.1"
 
 with warnings.catch_warnings():

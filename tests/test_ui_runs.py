@@ -23,7 +23,7 @@ from tether.server.ui.run_queries import FETCH_ALL_LIMIT, metric_series
 from tether.store import get_store
 from tether.store.records import MetricPoint
 
-# A server without auth answers only requests addressed to a loopback name.
+# A server without auth accepts only requests addressed to a loopback name.
 LOCAL = "http://127.0.0.1"
 
 # The store of these tests is the SQLite file the app reads, never a server.

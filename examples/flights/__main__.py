@@ -23,13 +23,13 @@ from rich.status import Status
 import tether
 from flights import alerting, source
 from flights.build import ALIAS, CHALLENGER_ALIAS, build
+from flights.exits import STOPPED, exit_code
 from flights.inputs import check_input
 from flights.operate import DEPLOYMENT, MODEL_URI, operate
 from tether.cli.main import main as tether_cli
-from tether.errors import DataError, TetherError
+from tether.errors import DataError
 from tether.pipelines import StepEvent
 from tether.pipelines.progress import LiveView
-from tether.tracking.signals import Terminated
 
 console = Console()
 
@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add(
         "--max-leaf-nodes",
-        type=_at_least(2),
+        type=at_least(2),
         default=31,
         help="maximum leaves per tree",
     )
@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add(
         "--workers",
-        type=_at_least(1),
+        type=at_least(1),
         default=None,
         help="threads or processes for independent build steps (default: CPU count)",
     )
@@ -132,7 +132,9 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float]:
     return parse
 
 
-def _at_least(minimum: int) -> Callable[[str], int]:
+def at_least(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type that accepts whole numbers of ``minimum`` or more."""
+
     def parse(text: str) -> int:
         value = int(_number(int, text))
         if value < minimum:
@@ -436,15 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         print_monitoring(operate_result)
         watched = None if args.skip_alerts else run_alerts(args, since)
         print_where_to_look(operate_result, watched)
-    except TetherError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Terminated:
-        print("terminated; the runs in progress were marked KILLED", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("interrupted; the runs in progress were marked KILLED", file=sys.stderr)
-        return 130
+    except STOPPED as stopped:
+        return exit_code(stopped)
     return 0
 
 

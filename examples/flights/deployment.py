@@ -148,7 +148,7 @@ def deploy_and_replay(
             application test failed), or the gateway rejected a batch.
     """
     say = announce or _log_line
-    _remove_previous(name, say)
+    remove_previous(name, say)
     port = free_port(HOST)
     url = f"http://{HOST}:{port}"
     replay = Replay(
@@ -163,7 +163,7 @@ def deploy_and_replay(
         _release_and_replay(name, port, model_uri, challenger_uri, replay, say, actions)
     finally:
         replay.client.close()
-        stopped = _stop(name, say)
+        stopped = stop_announced(name, say)
     return {
         "deployment": name,
         "gateway": url,
@@ -191,7 +191,7 @@ def _release_and_replay(
     created = create_deployment(
         name, model_uri, host=HOST, port=port, canary=challenger_uri, traffic=traffic
     )
-    actions.append(_require_applied(created, say))
+    actions.append(require_applied(created, say))
     if challenger_uri is None:
         _send(replay, replay.remaining_batches, say)
         return
@@ -203,11 +203,11 @@ def _release_and_replay(
     _require_passed(name, run_deployment_tests(name), say)
 
     say(f"promoting the canary of deployment {name}; its tests run first")
-    actions.append(_require_applied(promote(name), say))
+    actions.append(require_applied(promote(name), say))
     _send(replay, part, say)
 
     say(f"rolling deployment {name} back to the previous primary")
-    actions.append(_require_applied(rollback(name), say))
+    actions.append(require_applied(rollback(name), say))
     _send(replay, replay.remaining_batches, say)
 
 
@@ -222,7 +222,7 @@ def _send(replay: Replay, count: int, say: Announce) -> None:
     )
 
 
-def _require_applied(result: ReleaseResult, say: Announce) -> str:
+def require_applied(result: ReleaseResult, say: Announce) -> str:
     """Print the tests and the routing of a finished revision; raise unless it applied."""
     for test in result.tests:
         say(_describe_tests(test.model_uri, test.passed, test.results))
@@ -268,7 +268,7 @@ def _describe_tests(
     )
 
 
-def _remove_previous(name: str, say: Announce) -> None:
+def remove_previous(name: str, say: Announce) -> None:
     """Remove the deployment an earlier run left under ``name``, stopping it if it runs."""
     try:
         record = get_store().get_deployment(name)
@@ -280,7 +280,7 @@ def _remove_previous(name: str, say: Announce) -> None:
     remove_deployment(name)
 
 
-def _stop(name: str, say: Announce) -> StopResult | None:
+def stop_announced(name: str, say: Announce) -> StopResult | None:
     """Stop deployment ``name``; return None when it was never recorded."""
     try:
         result = stop_deployment(name)

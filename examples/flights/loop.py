@@ -21,12 +21,11 @@ from rich.console import Console
 from rich.table import Table
 
 from flights import source
-from flights.__main__ import _at_least, check_report_dir
+from flights.__main__ import at_least, check_report_dir
+from flights.exits import STOPPED, exit_code
 from flights.inputs import check_input
 from flights.loop_report import write_report
 from flights.loop_run import FIRST_MONTH, LAST_MONTH, TRAINING, ClosedLoop, LoopConfig
-from tether.errors import TetherError
-from tether.tracking.signals import Terminated
 
 console = Console()
 
@@ -58,20 +57,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     add(
         "--requests-per-month",
-        type=_at_least(2),
+        type=at_least(2),
         default=None,
         help="requests sent per month, each with --rows-per-request flights "
         "drawn at random from the month (default 250, 60 with --fast)",
     )
     add(
         "--rows-per-request",
-        type=_at_least(1),
+        type=at_least(1),
         default=20,
         help="flights per request",
     )
     add(
         "--sample",
-        type=_at_least(1000),
+        type=at_least(1000),
         default=None,
         help="run on a random sample of this many flights of the year "
         "(default all, 60000 with --fast)",
@@ -91,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _months(text: str) -> int:
-    count = _at_least(1)(text)
+    count = at_least(1)(text)
     limit = LAST_MONTH - FIRST_MONTH + 1
     if count > limit:
         raise argparse.ArgumentTypeError(
@@ -166,15 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         record = loop.run()
         json_path, html_path = write_report(record, Path(config.report_dir))
         print_summary(record.to_dict(), html_path, json_path)
-    except TetherError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Terminated:
-        print("terminated; the runs in progress were marked KILLED", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("interrupted; the runs in progress were marked KILLED", file=sys.stderr)
-        return 130
+    except STOPPED as stopped:
+        return exit_code(stopped)
     return 0
 
 

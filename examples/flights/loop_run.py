@@ -33,7 +33,7 @@ import pandas as pd
 import tether
 from flights import features
 from flights.build import ALIAS, MODEL_NAME
-from flights.deployment import Announce, _require_applied, new_request_prefix
+from flights.deployment import Announce, new_request_prefix, require_applied
 from flights.loop_data import Flights, arrive, load_flights, month_name, month_requests
 from flights.loop_report import LoopRecord
 from flights.loop_retrain import CANDIDATE_ALIAS, retrain
@@ -216,7 +216,7 @@ class ClosedLoop:
         if reason is None:
             return
 
-        _require_applied(deployment.remove_canary(), self.say)
+        require_applied(deployment.remove_canary(), self.say)
         self._add(
             month,
             "rollback",

@@ -24,9 +24,9 @@ from flights.build import MODEL_NAME
 from flights.deployment import (
     HOST,
     Announce,
-    _remove_previous,
-    _require_applied,
-    _stop,
+    remove_previous,
+    require_applied,
+    stop_announced,
 )
 from tether.deploy import (
     ApplicationTestSettings,
@@ -83,7 +83,7 @@ class LoopDeployment:
     )
 
     def __enter__(self) -> LoopDeployment:
-        _remove_previous(self.name, self.say)
+        remove_previous(self.name, self.say)
         port = free_port(HOST)
         self.url = f"http://{HOST}:{port}"
         settings = DeploymentSettings(
@@ -94,7 +94,7 @@ class LoopDeployment:
             created = create_deployment(
                 self.name, self.model_uri, host=HOST, port=port, settings=settings
             )
-            _require_applied(created, self.say)
+            require_applied(created, self.say)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -107,7 +107,7 @@ class LoopDeployment:
         traceback: TracebackType | None,
     ) -> None:
         self.client.close()
-        self.stopped = _stop(self.name, self.say)
+        self.stopped = stop_announced(self.name, self.say)
 
     def send(self, batches: list[pd.DataFrame], prefix: str) -> list[Served]:
         """Score each batch through the gateway and send its true labels as feedback."""

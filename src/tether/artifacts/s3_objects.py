@@ -11,7 +11,7 @@ files are sent before its manifest, so a manifest in the bucket always has
 its files there. A blob missing from the cache is downloaded into it on
 first use, under a temporary name, and renamed only when its BLAKE3 digest
 matches. An S3 PUT makes an object visible only once it is whole, so a
-reader of the bucket never sees half a blob either.
+reader of the bucket never reads half a blob either.
 
 The store also signs direct uploads: a client sends a file with a presigned
 PUT to the staging key ``prefix/.uploads/<upload id>``, and the server then

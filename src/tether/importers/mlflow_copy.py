@@ -140,7 +140,7 @@ def parents_first(
 
 @dataclass(frozen=True)
 class _RunValues:
-    """What one MLflow run has to copy, read before anything is written."""
+    """The values of one MLflow run to copy, read before anything is written."""
 
     params: dict[str, str]
     tags: dict[str, str]

@@ -1,4 +1,4 @@
-"""Which branch and commit a CI run builds, from the CI system's variables or git.
+"""The branch and commit a CI run builds, from the CI system's variables or git.
 
 GitHub Actions and GitLab CI name the branch in environment variables
 (GitHub's "Variables" reference, GitLab's "Predefined CI/CD variables").

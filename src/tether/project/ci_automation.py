@@ -93,7 +93,12 @@ def _trigger(run: CiRun, entry: TriggerEntry) -> str:
     pipeline = run.spec.pipelines[entry.pipeline]
     params = {**pipeline.params, **entry.params}
     fired_by = entry.cron or entry.on_dataset or entry.on_alert
-    kind = "cron" if entry.cron else "dataset" if entry.on_dataset else "alert"
+    if entry.cron:
+        kind = "cron"
+    elif entry.on_dataset:
+        kind = "dataset"
+    else:
+        kind = "alert"
     wanted = {
         "target": pipeline.target,
         "params": params,

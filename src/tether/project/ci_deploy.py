@@ -144,7 +144,7 @@ def _tests_once_serving(name: str, wait_seconds: float) -> list[Any]:
 
     Right after a deployment starts, its supervisor may still be recording
     a server as starting, so the tests retry for up to 30 s (or
-    ``wait_seconds`` when shorter) before the error stands.
+    ``wait_seconds`` when shorter) before the error is raised.
     """
     from tether.deploy.changes import run_deployment_tests
     from tether.errors import ServingError

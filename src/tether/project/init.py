@@ -26,7 +26,7 @@ CI_FILES = {
 
 @dataclass(frozen=True)
 class CiSettings:
-    """What the CI workflow installs and where it releases.
+    """Settings of the generated CI workflow: what it installs and where it releases.
 
     Attributes:
         python: The Python version of the CI job, such as ``3.11``.

@@ -104,7 +104,7 @@ def _deployment_step(entry: DeploymentEntry) -> Any:
 
 
 def _promote_canary(run: CiRun, entry: DeploymentEntry) -> list[str]:
-    """Promote the running canary when the deployment's rule holds; say what happened."""
+    """Promote the running canary when the deployment's rule holds; return what happened."""
     from tether.deploy.changes import current_routing, promote
     from tether.project.promotion import evaluate_promotion
     from tether.store import get_store

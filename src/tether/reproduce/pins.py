@@ -18,7 +18,7 @@ Acquisition is not pinned: it compares its source with the real latest
 version, and its result is compared by digest with what the original run
 acquired.
 
-NOTE: the binding is a context variable, so it holds in the thread that
+NOTE: the binding is a context variable, so it applies in the thread that
 runs the steps. A thread that a step starts itself does not inherit it, and
 its lookups are not pinned.
 """

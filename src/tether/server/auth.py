@@ -1,4 +1,4 @@
-"""Who sends a request, and whether they may act on a workspace.
+"""Authentication of a request, and its authorization on a workspace.
 
 A request carries a token in ``Authorization: Bearer …`` or, from the web
 UI, in the ``tether_token`` cookie. The token names a user, and the user's

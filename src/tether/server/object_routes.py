@@ -4,10 +4,11 @@ Every route sits under ``/api/v1/workspaces/{workspace}/objects`` and acts on
 that workspace's object folder. Reading needs the viewer role, writing the
 editor role.
 
-An upload is written to a temporary file while it is hashed, compared with
-the digest the client named, and only then stored through the workspace's
-``ObjectStore``, so no blob is stored under a digest that does not match its
-content. A large file goes up in parts: ``POST /uploads`` opens an upload,
+An upload is written to a temporary file while it is hashed. The digest is
+compared with the one the client named, and only then is the file stored
+through the workspace's ``ObjectStore``. So no blob is stored under a digest
+that does not match its content. A large file goes up in parts:
+``POST /uploads`` opens an upload,
 ``PUT /uploads/{id}/parts/{n}`` sends part ``n``, ``GET /uploads/{id}`` lists
 the parts received (a client resumes from it), and
 ``POST /uploads/{id}/complete`` joins the parts and stores the blob.

@@ -13,7 +13,7 @@ DEFAULT_MAX_REQUEST_BYTES = 64 * 1024**2
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Where the server keeps its data, and whether it checks tokens."""
+    """Settings of a team server: its store, blob root, auth and size limits."""
 
     store_url: str
     artifacts_root: str

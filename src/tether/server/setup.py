@@ -17,7 +17,7 @@ def init_server(store_url: str, admin: str) -> str:
 
     Raises:
         ConfigError: ``admin`` is not a valid user name, or the store has
-            users already; the message says how to add more.
+            users already. The message tells how to add more.
     """
     store = SqlStore(store_url)
     try:

@@ -46,7 +46,7 @@ LAST_USED_INTERVAL = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class UserRecord:
-    """A person or a service that holds tokens."""
+    """A person or a service that owns tokens."""
 
     name: str
     admin: bool

@@ -1,4 +1,4 @@
-"""What the run page shows: summary, code reference, environment and artifacts.
+"""Contents of the run page: summary, code reference, environment and artifacts.
 
 A run's ``source`` record (see :func:`tether.tracking.source.capture_source`)
 contains the entry point, the git state and the environment. The uncommitted
